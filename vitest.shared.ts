@@ -7,6 +7,7 @@ export const sharedConfig = defineConfig({
   ssr: { resolve: { conditions: ["@quanta/source", ...defaultServerConditions] } },
   test: {
     include: ["test/**/*.test.ts"],
+    reporters: ["default", ["json", { outputFile: ".vitest/results.json" }]],
     pool: "forks",
     poolOptions: { forks: { singleFork: false, maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,

@@ -1,4 +1,5 @@
 import type { DType, Tensor } from "@quanta/tensor";
+import type { Graph } from "./graph.js";
 
 /**
  * Element types a value may have. `DType`s can be decoded into tensors; the others
@@ -70,12 +71,12 @@ export type Attribute =
   | { readonly type: "int"; readonly value: bigint; readonly origin?: unknown }
   | { readonly type: "string"; readonly value: string; readonly origin?: unknown }
   | { readonly type: "tensor"; readonly value: Constant; readonly origin?: unknown }
-  | { readonly type: "graph"; readonly value: import("./graph.js").Graph; readonly origin?: unknown }
+  | { readonly type: "graph"; readonly value: Graph; readonly origin?: unknown }
   | { readonly type: "floats"; readonly value: readonly number[]; readonly origin?: unknown }
   | { readonly type: "ints"; readonly value: readonly bigint[]; readonly origin?: unknown }
   | { readonly type: "strings"; readonly value: readonly string[]; readonly origin?: unknown }
   | { readonly type: "tensors"; readonly value: readonly Constant[]; readonly origin?: unknown }
-  | { readonly type: "graphs"; readonly value: readonly import("./graph.js").Graph[]; readonly origin?: unknown }
+  | { readonly type: "graphs"; readonly value: readonly Graph[]; readonly origin?: unknown }
   /** A format-specific attribute kind (sparse tensors, type protos, references to a function's attributes...). */
   | { readonly type: "opaque"; readonly value: unknown; readonly origin?: unknown };
 

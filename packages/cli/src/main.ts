@@ -1,0 +1,142 @@
+import { realpathSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type Model, QuantaError, summarize } from "@quanta/ir";
+import { Effect, Either } from "effect";
+import { FileError, UsageError } from "./errors.js";
+import { DEFAULT_FORMATS, type FileFormat, formatForOutput, formatOf } from "./formats.js";
+import { fmtBytes, formatSummary } from "./inspect.js";
+
+export const VERSION = "0.0.0";
+
+const USAGE = `quanta: neural-network quantization in JavaScript
+
+usage:
+  quanta inspect MODEL [--json]          inputs, outputs, op histogram, parameters by dtype, opsets
+  quanta convert IN -o OUT [--external-data]
+                                         read and write back (lossless); --external-data puts
+                                         tensors of 1 KiB or more in OUT.data
+  quanta --version | --help
+`;
+
+/** What a command prints; injected so tests and embedders can capture it. */
+export interface Console {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const processConsole: Console = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+};
+
+export interface CliOptions {
+  readonly console?: Console;
+  readonly formats?: readonly FileFormat[];
+}
+
+/** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage). Never throws. */
+export async function main(argv: readonly string[], options: CliOptions = {}): Promise<number> {
+  const con = options.console ?? processConsole;
+  const formats = options.formats ?? DEFAULT_FORMATS;
+  const result = await Effect.runPromise(Effect.either(command(argv, con, formats)));
+  if (Either.isRight(result)) return 0;
+  const e = result.left;
+  con.err(`quanta: ${e.message}`);
+  if (e instanceof UsageError) {
+    con.err("run 'quanta --help' for usage");
+    return 2;
+  }
+  return 1;
+}
+
+type Failure = QuantaError;
+
+/** Wraps a synchronous step: typed Quanta errors pass through, anything else becomes a FileError or a labelled crash. */
+const step = <A>(what: string, path: string, f: () => A): Effect.Effect<A, Failure> =>
+  Effect.try({
+    try: f,
+    catch: (e): Failure => {
+      if (e instanceof QuantaError) return e;
+      const code = (e as NodeJS.ErrnoException | undefined)?.code;
+      if (typeof code === "string") return new FileError(path, `${what}: ${(e as Error).message}`);
+      return new FileError(path, `${what} failed unexpectedly: ${e instanceof Error ? e.message : String(e)}`);
+    },
+  });
+
+function parse<O extends NonNullable<ParseArgsConfig["options"]>>(argv: readonly string[], opts: O) {
+  return Effect.try({
+    try: () => parseArgs({ args: [...argv], options: opts, allowPositionals: true, strict: true }),
+    catch: (e) => new UsageError((e as Error).message.split("\n")[0] ?? "bad arguments"),
+  });
+}
+
+function command(argv: readonly string[], con: Console, formats: readonly FileFormat[]): Effect.Effect<void, Failure> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      return Effect.sync(() => con.out(USAGE));
+    case "--version":
+    case "-v":
+      return Effect.sync(() => con.out(VERSION));
+    case "inspect":
+      return inspect(rest, con, formats);
+    case "convert":
+      return convert(rest, con, formats);
+    default:
+      return Effect.fail(new UsageError(`unknown command '${cmd}'`));
+  }
+}
+
+const readModel = (path: string, formats: readonly FileFormat[]): Effect.Effect<{ model: Model; format: FileFormat; bytes: number }, Failure> =>
+  Effect.gen(function* () {
+    const format = yield* step("reading", path, () => formatOf(path, formats));
+    const model = yield* step("reading", path, () => format.read(path));
+    const bytes = yield* step("reading", path, () => statSync(path).size);
+    return { model, format, bytes };
+  });
+
+function inspect(argv: readonly string[], con: Console, formats: readonly FileFormat[]): Effect.Effect<void, Failure> {
+  return Effect.gen(function* () {
+    const { values, positionals } = yield* parse(argv, { json: { type: "boolean" } });
+    if (positionals.length !== 1) return yield* Effect.fail(new UsageError("inspect takes one MODEL path"));
+    const path = positionals[0]!;
+    const { model, bytes } = yield* readModel(path, formats);
+    const summary = summarize(model);
+    if (values.json) con.out(JSON.stringify({ path, fileBytes: bytes, ...summary }));
+    else con.out(formatSummary(path, bytes, summary));
+  });
+}
+
+function convert(argv: readonly string[], con: Console, formats: readonly FileFormat[]): Effect.Effect<void, Failure> {
+  return Effect.gen(function* () {
+    const { values, positionals } = yield* parse(argv, {
+      output: { type: "string", short: "o" },
+      "external-data": { type: "boolean" },
+    });
+    if (positionals.length !== 1) return yield* Effect.fail(new UsageError("convert takes one input MODEL path"));
+    const input = positionals[0]!;
+    const output = values.output as string | undefined;
+    if (!output) return yield* Effect.fail(new UsageError("convert needs -o OUT"));
+    if (sameFile(input, output)) return yield* Effect.fail(new UsageError(`output '${output}' is the input: Quanta never writes over its input`));
+    const { model, format, bytes } = yield* readModel(input, formats);
+    const target = formatForOutput(output, format, formats);
+    if (target.name !== model.format) return yield* Effect.fail(new UsageError(`cannot convert ${model.format} to ${target.name} yet`));
+    const written = yield* step("writing", output, () =>
+      target.write(model, output, { protect: [input], externalData: values["external-data"] ? true : "auto" }),
+    );
+    const ext = written.externalBytes > 0 ? ` + ${fmtBytes(written.externalBytes)} external data` : "";
+    con.out(`wrote ${output} (${fmtBytes(written.bytes)}${ext}; input ${fmtBytes(bytes)})`);
+  });
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
+  }
+}
