@@ -10,3 +10,5 @@ export function looksLikeOnnx(bytes: Uint8Array): boolean {
   const b = bytes[0];
   return b !== undefined && [0x08, 0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72].includes(b);
 }
+export { decodeTensorProto } from "./tensor-proto.js";
+export { constantFromProto } from "./read.js";

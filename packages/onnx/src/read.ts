@@ -344,3 +344,11 @@ export function tensorType(t: TypeProto | undefined): TensorType | undefined {
 }
 
 export type { SparseTensorProto };
+
+/**
+ * Decodes a standalone TensorProto (as in ONNX test data sets' `input_0.pb`) into a checked constant,
+ * with the same validation as initializers (declared shape against the data present).
+ */
+export function constantFromProto(t: TensorProto, where = t.name || "tensor"): OnnxConstant {
+  return new Reader({}).constant(t, where);
+}

@@ -1,0 +1,2 @@
+// Kernels of this group; each file exports its kernel(s) under the op name.
+export {};
