@@ -1,0 +1,4 @@
+export * from "./errors.js";
+export * from "./pass.js";
+export * from "./pipeline.js";
+export * from "./services.js";
