@@ -6,6 +6,7 @@ import { Effect, Either } from "effect";
 import { FileError, UsageError } from "./errors.js";
 import { DEFAULT_FORMATS, type FileFormat, formatForOutput, formatOf } from "./formats.js";
 import { fmtBytes, formatSummary } from "./inspect.js";
+import { DEFAULT_BACKENDS, type RunBackend, benchSamples, runSamples } from "./run.js";
 
 export const VERSION = "0.0.0";
 
@@ -16,6 +17,11 @@ usage:
   quanta convert IN -o OUT [--external-data]
                                          read and write back (lossless); --external-data puts
                                          tensors of 1 KiB or more in OUT.data
+  quanta run MODEL --data DIR -o OUTDIR [--backend cpu]
+                                         runs every sample (DIR/<sample>/<input>.npy) and writes
+                                         OUTDIR/<sample>/<output>.npy
+  quanta bench MODEL --data DIR [--backend cpu] [--runs N] [--warmup N] [--json]
+                                         median/min/max ms per inference of the first sample
   quanta --version | --help
 `;
 
@@ -33,13 +39,15 @@ const processConsole: Console = {
 export interface CliOptions {
   readonly console?: Console;
   readonly formats?: readonly FileFormat[];
+  readonly backends?: readonly RunBackend[];
 }
 
 /** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage). Never throws. */
 export async function main(argv: readonly string[], options: CliOptions = {}): Promise<number> {
   const con = options.console ?? processConsole;
   const formats = options.formats ?? DEFAULT_FORMATS;
-  const result = await Effect.runPromise(Effect.either(command(argv, con, formats)));
+  const backends = options.backends ?? DEFAULT_BACKENDS;
+  const result = await Effect.runPromise(Effect.either(command(argv, con, formats, backends)));
   if (Either.isRight(result)) return 0;
   const e = result.left;
   con.err(`quanta: ${e.message}`);
@@ -71,7 +79,7 @@ function parse<O extends NonNullable<ParseArgsConfig["options"]>>(argv: readonly
   });
 }
 
-function command(argv: readonly string[], con: Console, formats: readonly FileFormat[]): Effect.Effect<void, Failure> {
+function command(argv: readonly string[], con: Console, formats: readonly FileFormat[], backends: readonly RunBackend[]): Effect.Effect<void, Failure> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined:
@@ -86,6 +94,10 @@ function command(argv: readonly string[], con: Console, formats: readonly FileFo
       return inspect(rest, con, formats);
     case "convert":
       return convert(rest, con, formats);
+    case "run":
+      return run(rest, con, formats, backends);
+    case "bench":
+      return bench(rest, con, formats, backends);
     default:
       return Effect.fail(new UsageError(`unknown command '${cmd}'`));
   }
@@ -139,4 +151,56 @@ function sameFile(a: string, b: string): boolean {
   } catch {
     return resolve(a) === resolve(b);
   }
+}
+
+function pickBackend(name: string | undefined, backends: readonly RunBackend[]): Effect.Effect<RunBackend, UsageError> {
+  const b = backends.find((x) => x.name === (name ?? "cpu"));
+  return b ? Effect.succeed(b) : Effect.fail(new UsageError(`unknown backend '${name}' (available: ${backends.map((x) => x.name).join(", ")})`));
+}
+
+function run(argv: readonly string[], con: Console, formats: readonly FileFormat[], backends: readonly RunBackend[]): Effect.Effect<void, Failure> {
+  return Effect.gen(function* () {
+    const { values, positionals } = yield* parse(argv, {
+      data: { type: "string" },
+      output: { type: "string", short: "o" },
+      backend: { type: "string" },
+    });
+    if (positionals.length !== 1) return yield* Effect.fail(new UsageError("run takes one MODEL path"));
+    const data = values.data as string | undefined;
+    const out = values.output as string | undefined;
+    if (!data) return yield* Effect.fail(new UsageError("run needs --data DIR"));
+    if (!out) return yield* Effect.fail(new UsageError("run needs -o OUTDIR"));
+    const backend = yield* pickBackend(values.backend as string | undefined, backends);
+    const { model } = yield* readModel(positionals[0]!, formats);
+    const n = yield* step("running", positionals[0]!, () => runSamples(model, backend, data, out, (id, ms) => con.out(`${id}: ${ms.toFixed(1)} ms`)));
+    con.out(`ran ${n} sample${n === 1 ? "" : "s"} on ${backend.name}; outputs in ${out}`);
+  });
+}
+
+function bench(argv: readonly string[], con: Console, formats: readonly FileFormat[], backends: readonly RunBackend[]): Effect.Effect<void, Failure> {
+  return Effect.gen(function* () {
+    const { values, positionals } = yield* parse(argv, {
+      data: { type: "string" },
+      backend: { type: "string" },
+      runs: { type: "string" },
+      warmup: { type: "string" },
+      json: { type: "boolean" },
+    });
+    if (positionals.length !== 1) return yield* Effect.fail(new UsageError("bench takes one MODEL path"));
+    const data = values.data as string | undefined;
+    if (!data) return yield* Effect.fail(new UsageError("bench needs --data DIR"));
+    const count = (v: unknown, name: string, dflt: number) => {
+      if (v === undefined) return Effect.succeed(dflt);
+      const n = Number(v);
+      return Number.isInteger(n) && n >= 0 ? Effect.succeed(n) : Effect.fail(new UsageError(`--${name} takes a non-negative integer`));
+    };
+    const runs = Math.max(1, yield* count(values.runs, "runs", 10));
+    const warmup = yield* count(values.warmup, "warmup", 3);
+    const backend = yield* pickBackend(values.backend as string | undefined, backends);
+    const path = positionals[0]!;
+    const { model } = yield* readModel(path, formats);
+    const r = yield* step("benchmarking", path, () => benchSamples(model, backend, data, runs, warmup));
+    con.out(`${path} on ${r.backend}, sample ${r.sample}: median ${r.median_ms.toFixed(2)} ms, min ${r.min_ms.toFixed(2)} ms, max ${r.max_ms.toFixed(2)} ms (${r.runs} runs after ${r.warmup} warm-up)`);
+    if (values.json) con.out(JSON.stringify({ model: path, ...r }));
+  });
 }
