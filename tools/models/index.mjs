@@ -26,3 +26,98 @@ export function modelPath(id) {
   if (!m) throw new Error(`unknown model ${id}; known: ${ONNX_MODELS.map((x) => x.id).join(", ")}`);
   return m.path;
 }
+
+/** Input shapes and value kinds that each model is run with in tests and benchmarks (symbolic dims fixed). */
+export const INPUT_SPECS = Object.freeze({
+  "openwakeword/embedding_model": [{ name: "input_1", dtype: "float32", shape: [1, 76, 32, 1], kind: "features" }],
+  "openwakeword/melspectrogram": [{ name: "input", dtype: "float32", shape: [1, 1280], kind: "audio16" }],
+  "openwakeword/alexa_v0.1": [{ name: "onnx::Flatten_0", dtype: "float32", shape: [1, 16, 96], kind: "features" }],
+  "openwakeword/hey_mycroft_v0.1": [{ name: "onnx::Flatten_0", dtype: "float32", shape: [1, 16, 96], kind: "features" }],
+  "openwakeword/hey_rhasspy_v0.1": [{ name: "onnx::Flatten_0", dtype: "float32", shape: [1, 16, 96], kind: "features" }],
+  "openwakeword/hey_jarvis_v0.1": [{ name: "x.1", dtype: "float32", shape: [1, 16, 96], kind: "features" }],
+  "openwakeword/weather_v0.1": [{ name: "onnx::Flatten_0", dtype: "float32", shape: [1, 22, 96], kind: "features" }],
+  "openwakeword/timer_v0.1": [{ name: "onnx::Flatten_0", dtype: "float32", shape: [1, 34, 96], kind: "features" }],
+  "openwakeword/silero_vad": [
+    { name: "input", dtype: "float32", shape: [1, 512], kind: "audio" },
+    { name: "sr", dtype: "int64", shape: [], kind: "sr16k" },
+    { name: "h", dtype: "float32", shape: [2, 1, 64], kind: "zeros" },
+    { name: "c", dtype: "float32", shape: [2, 1, 64], kind: "zeros" },
+  ],
+  "vad-web/silero_vad_legacy": [
+    { name: "input", dtype: "float32", shape: [1, 512], kind: "audio" },
+    { name: "sr", dtype: "int64", shape: [], kind: "sr16k" },
+    { name: "h", dtype: "float32", shape: [2, 1, 64], kind: "zeros" },
+    { name: "c", dtype: "float32", shape: [2, 1, 64], kind: "zeros" },
+  ],
+  "vad-web/silero_vad_v5": [
+    { name: "input", dtype: "float32", shape: [1, 512], kind: "audio" },
+    { name: "state", dtype: "float32", shape: [2, 1, 128], kind: "zeros" },
+    { name: "sr", dtype: "int64", shape: [], kind: "sr16k" },
+  ],
+  "vad-web/silero_vad_v6": [
+    { name: "input", dtype: "float32", shape: [1, 512], kind: "audio" },
+    { name: "state", dtype: "float32", shape: [2, 1, 128], kind: "zeros" },
+    { name: "sr", dtype: "int64", shape: [], kind: "sr16k" },
+  ],
+  "ocr/ch_PP-OCRv4_det_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 320, 320], kind: "image" }],
+  "ocr/ch_PP-OCRv4_rec_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 48, 320], kind: "image" }],
+  "ocr/ch_ppocr_mobile_v2.0_cls_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 48, 192], kind: "image" }],
+});
+
+/** A small deterministic PRNG (mulberry32). */
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Deterministic example inputs for a model: `{ name: { dtype, shape, data } }` with plain typed arrays.
+ * Audio is a chirp plus noise in [-1, 1] (scaled to int16 range for "audio16", as openWakeWord feeds it);
+ * images are smooth gradients with stripes normalised to [-1, 1]; features are N(0,1)-like values.
+ */
+export function exampleInputs(id, seed = 1) {
+  const spec = INPUT_SPECS[id];
+  if (!spec) throw new Error(`no input spec for ${id}`);
+  const rnd = prng(seed);
+  const feeds = {};
+  for (const s of spec) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    if (s.dtype === "int64") {
+      feeds[s.name] = { dtype: "int64", shape: s.shape, data: BigInt64Array.from({ length: n }, () => 16000n) };
+      continue;
+    }
+    const d = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      switch (s.kind) {
+        case "audio":
+        case "audio16": {
+          const t = i / 16000;
+          const v = 0.5 * Math.sin(2 * Math.PI * (200 + 800 * t * 10) * t) + 0.1 * (rnd() * 2 - 1);
+          d[i] = s.kind === "audio16" ? Math.round(v * 32767 * 0.5) : v;
+          break;
+        }
+        case "image": {
+          const [, , h, w] = s.shape;
+          const x = i % w;
+          const y = Math.floor(i / w) % h;
+          d[i] = ((x * 7 + y * 3 + Math.floor(i / (w * h)) * 50) % 255) / 127.5 - 1 + 0.05 * (rnd() - 0.5);
+          break;
+        }
+        case "features": {
+          d[i] = (rnd() + rnd() + rnd() - 1.5) * 2;
+          break;
+        }
+        default:
+          d[i] = 0;
+      }
+    }
+    feeds[s.name] = { dtype: "float32", shape: s.shape, data: d };
+  }
+  return feeds;
+}
