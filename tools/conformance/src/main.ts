@@ -20,6 +20,10 @@ const { values } = parseArgs({
     data: { type: "string", default: DEFAULT_DATA },
     verbose: { type: "boolean", short: "v" },
     json: { type: "string" },
+    /** Fail unless at least this many tests pass. */
+    "min-passed": { type: "string" },
+    /** Fail unless every test matching this regex passes (not skipped). */
+    "must-pass": { type: "string" },
   },
 });
 const make = BACKENDS[values.backend!];
@@ -36,5 +40,18 @@ const summary = await runAll(values.data!, tests, make(), config, (o) => {
 });
 if (values.json) writeFileSync(values.json, JSON.stringify(summary, null, 1));
 console.log(`backend ${values.backend}: ${tests.length} node tests in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-console.log(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
-process.exit(summary.failed > 0 ? 1 : 0);
+let ok = summary.failed === 0;
+if (values["must-pass"]) {
+  const re = new RegExp(values["must-pass"]);
+  const notPassed = summary.outcomes.filter((o) => re.test(o.test) && o.status !== "passed");
+  const matched = summary.outcomes.filter((o) => re.test(o.test)).length;
+  for (const o of notPassed) console.log(`MUST PASS ${o.test}: ${o.status}${"reason" in o ? ` (${o.reason})` : ""}`);
+  console.log(`must pass /${values["must-pass"]}/: ${matched - notPassed.length} of ${matched} passed`);
+  if (notPassed.length > 0 || matched === 0) ok = false;
+}
+if (values["min-passed"] && summary.passed < Number(values["min-passed"])) {
+  console.log(`expected at least ${values["min-passed"]} passing tests`);
+  ok = false;
+}
+console.log(`conformance: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
+process.exit(ok ? 0 : 1);
