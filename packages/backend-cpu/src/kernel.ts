@@ -20,6 +20,15 @@ export interface RunContext {
   alloc<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
   /** Runs a planned subgraph with the given inputs; outer-scope values come from the running graph. */
   runSubgraph(plan: SubgraphPlan, inputs: readonly Input[]): Tensor[];
+  /**
+   * Drops one reference to a pooled tensor so that its buffer can be reused once nothing else holds it:
+   * for a tensor from `alloc` that the kernel does not return, or for an output of `runSubgraph`
+   * produced by a node inside the subgraph (the subgraph's run holds one reference to each such
+   * output, per distinct output value) once the kernel is done with it (Loop/Scan iterations).
+   * Never for inputs, outer-scope values or pass-through outputs. Optional: contexts without it just
+   * let such buffers go to the garbage collector.
+   */
+  release?(t: Tensor): void;
 }
 
 /** A prepared kernel: computes a node's outputs (one tensor per output; undefined for omitted optional outputs). */

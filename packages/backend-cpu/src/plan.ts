@@ -208,6 +208,7 @@ export class ExecutionPlan {
     const onValue = options.onValue;
     const ctx: RunContext = {
       alloc: (dtype, shape) => pool.alloc(dtype, shape),
+      release: (t) => pool.release(t),
       runSubgraph: (sub, inputs) => {
         const gp = sub as GraphPlan;
         const child = new Env(env);

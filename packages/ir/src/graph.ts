@@ -404,7 +404,7 @@ export function outerReads(g: Graph): Set<Value> {
   const out = new Set<Value>();
   const walk = (s: Graph): void => {
     for (const n of s.nodes) {
-      for (const v of n.inputs) if (v && v.graph !== s && !isInside(s, v.graph) && !isOwnedBy(v.graph, g)) out.add(v);
+      for (const v of n.inputs) if (v && !isOwnedBy(v.graph, g)) out.add(v);
       for (const sub of n.subgraphs()) walk(sub);
     }
   };
@@ -420,7 +420,7 @@ function isOwnedBy(inner: Graph, g: Graph): boolean {
 function topoSort(g: Graph): Node[] {
   const n = g.nodes.length;
   const index = new Map<Node, number>();
-  g.nodes.forEach((node, i) => index.set(node, i));
+  for (const [i, node] of g.nodes.entries()) index.set(node, i);
   // Dependencies of a node: producers (in g) of its inputs and of the outer reads of its subgraphs.
   const indeg = new Int32Array(n);
   const succ: number[][] = Array.from({ length: n }, () => []);
