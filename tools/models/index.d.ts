@@ -12,7 +12,7 @@ export interface InputSpec {
   readonly name: string;
   readonly dtype: "float32" | "int64";
   readonly shape: readonly number[];
-  readonly kind: "audio" | "audio16" | "image" | "features" | "zeros" | "sr16k";
+  readonly kind: "audio" | "audio16" | "image" | "document" | "textline" | "features" | "zeros" | "sr16k";
 }
 export declare const INPUT_SPECS: Readonly<Record<string, readonly InputSpec[]>>;
 export declare function prng(seed: number): () => number;

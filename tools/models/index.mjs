@@ -59,9 +59,9 @@ export const INPUT_SPECS = Object.freeze({
     { name: "state", dtype: "float32", shape: [2, 1, 128], kind: "zeros" },
     { name: "sr", dtype: "int64", shape: [], kind: "sr16k" },
   ],
-  "ocr/ch_PP-OCRv4_det_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 320, 320], kind: "image" }],
-  "ocr/ch_PP-OCRv4_rec_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 48, 320], kind: "image" }],
-  "ocr/ch_ppocr_mobile_v2.0_cls_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 48, 192], kind: "image" }],
+  "ocr/ch_PP-OCRv4_det_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 320, 320], kind: "document" }],
+  "ocr/ch_PP-OCRv4_rec_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 48, 320], kind: "textline" }],
+  "ocr/ch_ppocr_mobile_v2.0_cls_infer": [{ name: "x", dtype: "float32", shape: [1, 3, 48, 192], kind: "textline" }],
 });
 
 /** A small deterministic PRNG (mulberry32). */
@@ -79,7 +79,9 @@ export function prng(seed) {
 /**
  * Deterministic example inputs for a model: `{ name: { dtype, shape, data } }` with plain typed arrays.
  * Audio is a chirp plus noise in [-1, 1] (scaled to int16 range for "audio16", as openWakeWord feeds it);
- * images are smooth gradients with stripes normalised to [-1, 1]; features are N(0,1)-like values.
+ * "document" is a page of text-like lines (glyph strokes on white) with PaddleOCR's detector normalisation
+ * (ImageNet mean/std); "textline" is one such line normalised as the recogniser and classifier expect
+ * ((x - 0.5) / 0.5); "image" is smooth gradients with stripes in [-1, 1]; features are N(0,1)-like values.
  */
 export function exampleInputs(id, seed = 1) {
   const spec = INPUT_SPECS[id];
@@ -107,6 +109,20 @@ export function exampleInputs(id, seed = 1) {
           const x = i % w;
           const y = Math.floor(i / w) % h;
           d[i] = ((x * 7 + y * 3 + Math.floor(i / (w * h)) * 50) % 255) / 127.5 - 1 + 0.05 * (rnd() - 0.5);
+          break;
+        }
+        case "document":
+        case "textline": {
+          const [, , h, w] = s.shape;
+          const x = i % w;
+          const y = Math.floor(i / w) % h;
+          const c = Math.floor(i / (w * h));
+          const inLine = s.kind === "document" ? y % 60 >= 40 && y % 60 < 56 && x > 20 && x < w - 20 : y >= 12 && y < 36 && x > 8 && x < w - 8;
+          const stroke = inLine && x % 6 < 2 && (Math.floor(x / 36) % 2 === 0 || x % 36 < 28);
+          const v = (stroke ? 0.05 : 0.95) + 0.02 * (rnd() - 0.5);
+          const mean = [0.485, 0.456, 0.406][c];
+          const std = [0.229, 0.224, 0.225][c];
+          d[i] = s.kind === "document" ? (v - mean) / std : (v - 0.5) / 0.5;
           break;
         }
         case "features": {

@@ -7,7 +7,7 @@ import { env, root, run } from "./run.mjs";
 
 const parallel = process.env.QUANTA_PARALLEL ?? "2";
 /** Ratchet: the CPU backend passes at least this many ONNX node tests (raise it as kernels land). */
-const MIN_PASSED = "3";
+const MIN_PASSED = "750";
 const status = run("nx", ["run-many", "-t", "build", "typecheck", "lint", "test", `--parallel=${parallel}`, "--outputStyle=stream"], { env, allowFailure: true });
 run("node", [join(root, "tools/scripts/check-deps.mjs")]);
 

@@ -1,2 +1,5 @@
-// Kernels of this group; each file exports its kernel(s) under the op name.
-export {};
+// Elementwise kernels: unary math and activations, broadcast binary ops, variadic ops, Where, Cast.
+export * from "./unary.js";
+export * from "./binary.js";
+export * from "./variadic.js";
+export * from "./cast.js";
