@@ -1,0 +1,67 @@
+import { type QuantSpec, type Scheme, spec } from "./spec.js";
+
+const perChannelInt8 = spec({ dtype: "int8", symmetric: true, narrowRange: true, granularity: { kind: "axis" } });
+
+const make = (s: Omit<Scheme, "exclude" | "overrides" | "biasInt32"> & Partial<Pick<Scheme, "exclude" | "overrides" | "biasInt32">>): Scheme =>
+  Object.freeze({ exclude: [], overrides: {}, biasInt32: s.mode === "static", ...s });
+
+/**
+ * Static int8 (QDQ): weights int8 symmetric per channel ([-127,127], zero point 0), activations
+ * asymmetric uint8 (or int8) with ranges from `observer` (MinMax by default, as onnxruntime).
+ */
+export function int8Static(activations: "uint8" | "int8" = "uint8", observer: QuantSpec["observer"]["name"] = "minmax"): Scheme {
+  return make({ name: `int8-static-${activations}`, mode: "static", weights: perChannelInt8, activations: spec({ dtype: activations, observer: { name: observer } }) });
+}
+
+/** a16w8: int16 activations (symmetric, zero point 0) with int8 per-channel weights. */
+export function a16w8(observer: QuantSpec["observer"]["name"] = "minmax"): Scheme {
+  return make({ name: "a16w8", mode: "static", weights: perChannelInt8, activations: spec({ dtype: "int16", symmetric: true, narrowRange: true, observer: { name: observer } }) });
+}
+
+/** Dynamic int8: weights int8 per channel; activations quantized at run time (DynamicQuantizeLinear, uint8). */
+export function dynamicInt8(): Scheme {
+  return make({ name: "dynamic-int8", mode: "dynamic", weights: perChannelInt8, ops: ["MatMul", "Gemm", "Conv"] });
+}
+
+/** Weight-only int8, per channel; activations stay float (DequantizeLinear in front of each weight). */
+export function weightOnlyInt8(): Scheme {
+  return make({ name: "weight-only-int8", mode: "weight-only", weights: perChannelInt8 });
+}
+
+/** Weight-only 4-bit, block-wise along the reduction axis (MatMul/Gemm weights): MatMulNBits or opset-21 DequantizeLinear. */
+export function weightOnlyInt4(blockSize: 32 | 64 | 128 = 32, dtype: "int4" | "uint4" = "int4"): Scheme {
+  return make({
+    name: `weight-only-${dtype}-b${blockSize}`,
+    mode: "weight-only",
+    weights: spec({ dtype, symmetric: dtype === "int4", granularity: { kind: "block", blockSize } }),
+    ops: ["MatMul", "Gemm"],
+  });
+}
+
+/** float16 weights (and float16 compute where the format allows), no calibration. */
+export function fp16(): Scheme {
+  return make({ name: "fp16", mode: "float", weights: spec({ dtype: "float16", symmetric: true }) });
+}
+
+/** float8 e4m3fn QDQ (opset 19+): per-tensor scales, zero point 0. */
+export function fp8e4m3(): Scheme {
+  return make({
+    name: "fp8-e4m3",
+    mode: "static",
+    weights: spec({ dtype: "float8e4m3fn", symmetric: true }),
+    activations: spec({ dtype: "float8e4m3fn", symmetric: true }),
+    biasInt32: false,
+  });
+}
+
+/** Returns a copy of `s` with extra exclusions and per-tensor overrides. */
+export function withChanges(s: Scheme, changes: { exclude?: readonly string[]; overrides?: Scheme["overrides"]; name?: string }): Scheme {
+  return Object.freeze({
+    ...s,
+    name: changes.name ?? s.name,
+    exclude: [...s.exclude, ...(changes.exclude ?? [])],
+    overrides: { ...s.overrides, ...(changes.overrides ?? {}) },
+  });
+}
+
+export const PRESETS = { int8Static, a16w8, dynamicInt8, weightOnlyInt8, weightOnlyInt4, fp16, fp8e4m3 } as const;
