@@ -4,15 +4,15 @@ import type { Kernel, PrepareContext } from "../../kernel.js";
 import { invalid, unsupported } from "../util.js";
 import { convGeometry, depthwise2d, im2colPacked2d, im2colPackedNd, windowAttrs } from "./conv_impl.js";
 import { f32Data, f32Tensor, isFloatDType } from "./float_impl.js";
-import { NR, gemmPacked, packA, packedBSize } from "./sgemm_impl.js";
+import { NR, Packed, gemmPacked, packA, packedBSize } from "./sgemm_impl.js";
 
 /** Floats of im2col scratch per chunk of output columns (bounds the scratch and keeps it cache-sized). */
 const CHUNK_FLOATS = 1 << 18;
 
 /** Packed weights of each group of a Conv (W [M, C/group, k...] as group matrices Mg x (C/group * ksz)). */
-function packWeights(w: Float32Array, M: number, Kg: number, group: number): Float32Array[] {
+function packWeights(w: Float32Array, M: number, Kg: number, group: number): Packed[] {
   const Mg = M / group;
-  const out: Float32Array[] = [];
+  const out: Packed[] = [];
   for (let g = 0; g < group; g++) out.push(packA(Mg, Kg, w, g * Mg * Kg, Kg, 1));
   return out;
 }
@@ -29,7 +29,7 @@ export const Conv: Kernel = {
     const wConst = ctx.constantInput(1);
     if (a.group < 1) throw invalid(node, `group must be >= 1, got ${a.group}`);
     if (wConst && !isFloatDType(wConst.dtype)) throw unsupported(node, ctx, `Conv on ${wConst.dtype}`);
-    let cached: { packed: Float32Array[]; w: Float32Array } | undefined;
+    let cached: { packed: Packed[]; w: Float32Array } | undefined;
     if (wConst && wConst.shape.length >= 3) {
       const w = f32Data(wConst);
       const M = wConst.shape[0]!;
@@ -38,7 +38,7 @@ export const Conv: Kernel = {
       if (M % a.group !== 0) throw invalid(node, `output channels ${M} not divisible by group ${a.group}`);
       cached = { packed: depthwise ? [] : packWeights(w, M, Kg, a.group), w };
     }
-    let scratch: Float32Array = new Float32Array(0);
+    let scratch: Packed = new Packed(0);
     return (inputs, rt) => {
       const x = inputs[0];
       const wt = inputs[1];
@@ -58,7 +58,7 @@ export const Conv: Kernel = {
       const outShape = [N, M, ...g.outDims];
       const X = f32Data(x);
       let w: Float32Array;
-      let packed: Float32Array[] | undefined;
+      let packed: Packed[] | undefined;
       if (cached) {
         w = cached.w;
         packed = cached.packed;
@@ -93,7 +93,7 @@ export const Conv: Kernel = {
       let nc = Math.max(NR, Math.floor(CHUNK_FLOATS / Math.max(Kg, 1) / NR) * NR);
       if (nc > osz) nc = osz;
       const need = packedBSize(Kg, nc);
-      if (scratch.length < need) scratch = new Float32Array(need);
+      if (scratch.length < need) scratch = new Packed(need);
       const H = nd === 2 ? g.inDims[0]! : 1;
       const W = g.inDims[nd - 1]!;
       const OW = g.outDims[nd - 1]!;
@@ -121,7 +121,7 @@ export const Conv: Kernel = {
 };
 
 /** Packs columns [n0, n1) of a K x S row-major matrix (rows at X[xOff + k * S]) into packed-B panels. */
-function packCols(X: Float32Array, xOff: number, K: number, S: number, n0: number, n1: number, out: Float32Array): void {
+function packCols(X: Float32Array, xOff: number, K: number, S: number, n0: number, n1: number, out: Packed): void {
   const cols = n1 - n0;
   const panels = Math.ceil(cols / NR);
   for (let q = 0; q < panels; q++) {

@@ -3,13 +3,13 @@ import type { Kernel, PrepareContext } from "../../kernel.js";
 import { invalid, unsupported } from "../util.js";
 import { col2im, windowAttrs } from "./conv_impl.js";
 import { f32Data, f32Tensor, isFloatDType } from "./float_impl.js";
-import { gemmPacked, packA, packB, packedBSize } from "./sgemm_impl.js";
+import { Packed, gemmPacked, packA, packB, packedBSize } from "./sgemm_impl.js";
 
 /** Packs W [C, Mg, k...] per group as the (Mg * ksz) x Cg matrices W_g^T. */
-function packWeights(w: Float32Array, C: number, Mg: number, ksz: number, group: number): Float32Array[] {
+function packWeights(w: Float32Array, C: number, Mg: number, ksz: number, group: number): Packed[] {
   const Cg = C / group;
   const rows = Mg * ksz;
-  const out: Float32Array[] = [];
+  const out: Packed[] = [];
   for (let g = 0; g < group; g++) out.push(packA(rows, Cg, w, g * Cg * rows, 1, rows));
   return out;
 }
@@ -30,8 +30,8 @@ export const ConvTranspose: Kernel = {
     const wConst = ctx.constantInput(1);
     if (wConst && !isFloatDType(wConst.dtype)) throw unsupported(node, ctx, `ConvTranspose on ${wConst.dtype}`);
     // A constant W is packed once (on first run, when the group count is checked against X).
-    let constPacked: Float32Array[] | undefined;
-    let scratchB: Float32Array = new Float32Array(0);
+    let constPacked: Packed[] | undefined;
+    let scratchB: Packed = new Packed(0);
     let col: Float32Array = new Float32Array(0);
     return (inputs, rt) => {
       const x = inputs[0];
@@ -90,12 +90,12 @@ export const ConvTranspose: Kernel = {
       }
       const Cg = C / group;
       const rows = Mg * ksz;
-      let packed: Float32Array[];
+      let packed: Packed[];
       if (wConst) packed = constPacked ??= packWeights(f32Data(wConst), C, Mg, ksz, group);
       else packed = packWeights(f32Data(wt), C, Mg, ksz, group);
       const X = f32Data(x);
       const nb = packedBSize(Cg, isz);
-      if (scratchB.length < nb) scratchB = new Float32Array(nb);
+      if (scratchB.length < nb) scratchB = new Packed(nb);
       if (col.length < rows * isz) col = new Float32Array(rows * isz);
       for (let n = 0; n < N; n++) {
         for (let g = 0; g < group; g++) {

@@ -4,7 +4,7 @@ import type { Kernel } from "../../kernel.js";
 import { invalid } from "../util.js";
 import { writeFloats } from "./float_impl.js";
 import { numbers } from "./Reduce.js";
-import { gemmPacked, packA, packB, packedASize, packedBSize } from "./sgemm_impl.js";
+import { Packed, gemmPacked, packA, packB, packedASize, packedBSize } from "./sgemm_impl.js";
 
 interface Parsed {
   /** Labels of each input ('.' stands for the ellipsis, expanded at run time). */
@@ -184,8 +184,8 @@ function tryMatmul(terms: string[][], out: string[], sum: string[], size: Map<st
   const [, sbb] = Bb;
   const A = a.data as Float32Array;
   const Bd = b.data as Float32Array;
-  const ap = new Float32Array(packedASize(M, K));
-  const bp = new Float32Array(packedBSize(K, N));
+  const ap = new Packed(packedASize(M, K));
+  const bp = new Packed(packedBSize(K, N));
   for (let i = 0; i < B; i++) {
     packA(M, K, A, i * sab, sam, sak, ap);
     packB(K, N, Bd, i * sbb, sbk, sbn, bp);

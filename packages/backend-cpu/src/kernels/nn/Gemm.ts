@@ -3,7 +3,7 @@ import type { Tensor } from "@quanta/tensor";
 import type { Kernel, PrepareContext } from "../../kernel.js";
 import { broadcastStrides, invalid } from "../util.js";
 import { floatData, writeFloats } from "./float_impl.js";
-import { gemmNaive, gemmPacked, packA, packB, packedASize } from "./sgemm_impl.js";
+import { Packed, gemmNaive, gemmPacked, gemmSmallM, packA, packB, packedASize } from "./sgemm_impl.js";
 
 const NUMERIC = new Set(["float32", "float64", "float16", "bfloat16", "int32", "uint32", "int64", "uint64"]);
 
@@ -20,15 +20,15 @@ export const Gemm: Kernel = {
     const transA = node.int("transA", 0) === 1;
     const transB = node.int("transB", 0) === 1;
     const bConst = ctx.constantInput(1);
-    let bPacked: Float32Array | undefined;
+    let bPacked: Packed | undefined;
     if (bConst && bConst.dtype === "float32" && bConst.shape.length === 2) {
       const [r, c] = bConst.shape as [number, number];
       const K = transB ? c : r;
       const N = transB ? r : c;
       bPacked = packB(K, N, bConst.data as Float32Array, 0, transB ? 1 : c, transB ? c : 1);
     }
-    let scratchA: Float32Array = new Float32Array(0);
-    let scratchB: Float32Array = new Float32Array(0);
+    let scratchA: Packed = new Packed(0);
+    let scratchB: Packed = new Packed(0);
     return (inputs, rt) => {
       const a = inputs[0];
       const b = inputs[1];
@@ -63,10 +63,14 @@ export const Gemm: Kernel = {
       const sak = transA ? M : 1;
       const sbk = transB ? 1 : N;
       const sbn = transB ? K : 1;
-      if (f32) {
+      if (f32 && !bPacked && M <= 2) {
+        const A = a.dtype === "float32" ? (a.data as Float32Array) : floatData(a);
+        const B = b.dtype === "float32" ? (b.data as Float32Array) : floatData(b);
+        gemmSmallM(M, N, K, alpha, A, 0, sam, sak, B, 0, sbk, sbn, Y as Float32Array, 0, N, useC);
+      } else if (f32) {
         const A = a.dtype === "float32" ? (a.data as Float32Array) : (floatData(a) as Float32Array);
         const na = packedASize(M, K);
-        if (scratchA.length < na) scratchA = new Float32Array(na);
+        if (scratchA.length < na) scratchA = new Packed(na);
         packA(M, K, A, 0, sam, sak, scratchA, alpha);
         let Bp = bPacked;
         if (!Bp) {

@@ -3,7 +3,7 @@ import type { Tensor } from "@quanta/tensor";
 import type { Kernel, PrepareContext } from "../../kernel.js";
 import { invalid } from "../util.js";
 import { floatData, writeFloats } from "./float_impl.js";
-import { gemmNaive, gemmPacked, packA, packB, packedASize, packedBSize } from "./sgemm_impl.js";
+import { Packed, gemmNaive, gemmPacked, gemmSmallM, packA, packB, packedASize, packedBSize } from "./sgemm_impl.js";
 
 const NUMERIC = new Set(["float32", "float64", "float16", "bfloat16", "int32", "uint32", "int64", "uint64"]);
 
@@ -67,7 +67,7 @@ export const MatMul: Kernel = {
   prepare(node: Node, ctx: PrepareContext) {
     const bConst = ctx.constantInput(1);
     // Packed slices of a constant float32 B (one per batch entry of B).
-    let bPacked: Float32Array[] | undefined;
+    let bPacked: Packed[] | undefined;
     if (bConst && bConst.dtype === "float32" && bConst.shape.length >= 1) {
       const bs = bConst.shape.length === 1 ? [bConst.shape[0]!, 1] : bConst.shape;
       const K = bs[bs.length - 2]!;
@@ -76,8 +76,8 @@ export const MatMul: Kernel = {
       bPacked = [];
       for (let i = 0; i < count; i++) bPacked.push(packB(K, N, bConst.data as Float32Array, i * K * N, N, 1));
     }
-    let scratchA: Float32Array = new Float32Array(0);
-    let scratchB: Float32Array = new Float32Array(0);
+    let scratchA: Packed = new Packed(0);
+    let scratchB: Packed = new Packed(0);
     return (inputs, rt) => {
       const a = inputs[0];
       const b = inputs[1];
@@ -99,8 +99,13 @@ export const MatMul: Kernel = {
       if (f32 && sh.bBatch.every((d) => d === 1)) {
         // B is one matrix: fold every batch entry of A into the rows.
         const rows = M * total;
+        if (!bPacked && rows <= 2) {
+          gemmSmallM(rows, N, K, 1, A, 0, K, 1, b.dtype === "float32" ? (b.data as Float32Array) : floatData(b), 0, N, 1, Y as Float32Array, 0, N);
+          if (Y !== y.data) writeFloats(y, Y);
+          return [y as Tensor];
+        }
         const na = packedASize(rows, K);
-        if (scratchA.length < na) scratchA = new Float32Array(na);
+        if (scratchA.length < na) scratchA = new Packed(na);
         packA(rows, K, A, 0, K, 1, scratchA);
         let Bp = bPacked?.[0];
         if (!Bp) Bp = scratchB = packB(K, N, floatData(b), 0, N, 1, scratchB);
@@ -109,11 +114,13 @@ export const MatMul: Kernel = {
         const aOffs = batchOffsets(sh.aBatch, batch, M * K);
         const bOffs = batchOffsets(sh.bBatch, batch, K * N);
         const B = b.dtype === "float32" ? (b.data as Float32Array) : floatData(b);
-        if (f32) {
+        if (f32 && !bPacked && M <= 2) {
+          for (let i = 0; i < total; i++) gemmSmallM(M, N, K, 1, A, aOffs[i]!, K, 1, B, bOffs[i]!, N, 1, Y as Float32Array, i * M * N, N);
+        } else if (f32) {
           const na = packedASize(M, K);
-          if (scratchA.length < na) scratchA = new Float32Array(na);
+          if (scratchA.length < na) scratchA = new Packed(na);
           const nb = packedBSize(K, N);
-          if (!bPacked && scratchB.length < nb) scratchB = new Float32Array(nb);
+          if (!bPacked && scratchB.length < nb) scratchB = new Packed(nb);
           let lastA = -1;
           for (let i = 0; i < total; i++) {
             if (aOffs[i] !== lastA) packA(M, K, A, (lastA = aOffs[i]!), K, 1, scratchA);

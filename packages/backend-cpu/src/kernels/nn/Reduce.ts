@@ -119,9 +119,11 @@ export function reduceAxes(node: Node, ctx: PrepareContext, inputFrom: number): 
     const a = node.ints("axes");
     return () => a;
   }
+  // Some exporters keep the attribute after it became an input: accept it when the input is absent.
+  const legacy = node.ints("axes");
   return (inputs) => {
     const t = inputs[1];
-    if (!t) return undefined;
+    if (!t) return legacy;
     return toNumbers(t);
   };
 }

@@ -3,7 +3,7 @@ import type { Tensor } from "@quanta/tensor";
 import type { Kernel, PrepareContext } from "../../kernel.js";
 import { invalid, unsupported } from "../util.js";
 import { f32Data, f32Tensor, isFloatDType } from "./float_impl.js";
-import { gemmPacked, packA, packB, packedASize } from "./sgemm_impl.js";
+import { Packed, gemmPacked, packA, packB, packedASize } from "./sgemm_impl.js";
 
 type Act = (x: number) => number;
 
@@ -61,16 +61,16 @@ type Cell = "LSTM" | "GRU" | "RNN";
 const GATES: Record<Cell, number> = { LSTM: 4, GRU: 3, RNN: 1 };
 const DEFAULT_ACTS: Record<Cell, string[]> = { LSTM: ["Sigmoid", "Tanh", "Tanh"], GRU: ["Sigmoid", "Tanh"], RNN: ["Tanh"] };
 
-interface Packed {
+interface DirWeights {
   /** W^T as packed B (K = input, N = G * hidden). */
-  readonly w: Float32Array;
+  readonly w: Packed;
   /** R^T as packed B (K = hidden, N = G * hidden), or for GRU without linear_before_reset the z/r part. */
-  readonly r: Float32Array;
+  readonly r: Packed;
   /** GRU (linear_before_reset = 0): Rh^T as packed B (N = hidden). */
-  readonly rh?: Float32Array;
+  readonly rh?: Packed;
 }
 
-function packDir(cell: Cell, W: Float32Array, R: Float32Array, d: number, G: number, H: number, I: number, lbr: boolean): Packed {
+function packDir(cell: Cell, W: Float32Array, R: Float32Array, d: number, G: number, H: number, I: number, lbr: boolean): DirWeights {
   const GH = G * H;
   const w = packB(I, GH, W, d * GH * I, 1, I);
   if (cell === "GRU" && !lbr) {
@@ -113,7 +113,7 @@ function rnnKernel(cell: Cell): Kernel {
       });
       const wc = ctx.constantInput(1);
       const rc = ctx.constantInput(2);
-      let constPacked: Packed[] | undefined;
+      let constPacked: DirWeights[] | undefined;
       if (wc && rc && H > 0 && wc.shape.length === 3) {
         const W = f32Data(wc);
         const R = f32Data(rc);
@@ -161,8 +161,8 @@ function rnnKernel(cell: Cell): Kernel {
         const xRow = (t: number, b: number) => (layout === 0 ? t * Bn + b : b * T + t);
         const rows = T * Bn;
         const xw = new Float32Array(rows * GH);
-        const Ap = packA(rows, I, X, 0, I, 1, new Float32Array(packedASize(rows, I)));
-        const hAp = new Float32Array(packedASize(Bn, hid));
+        const Ap = packA(rows, I, X, 0, I, 1, new Packed(packedASize(rows, I)));
+        const hAp = new Packed(packedASize(Bn, hid));
         const hr = new Float32Array(Bn * GH);
         const hr2 = new Float32Array(Bn * hid);
         const Hs = new Float32Array(Bn * hid);

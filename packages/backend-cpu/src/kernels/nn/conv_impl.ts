@@ -1,7 +1,7 @@
 // Convolution helpers (pure functions): output geometry for Conv/pooling, im2col straight into the
 // packed-B layout of sgemm_impl, a direct depthwise loop and col2im for ConvTranspose.
 import type { Node } from "@quanta/ir";
-import { NR } from "./sgemm_impl.js";
+import { NR, type Packed } from "./sgemm_impl.js";
 
 /** Conv attributes shared with ConvTranspose and the pools. */
 export interface WindowAttrs {
@@ -118,7 +118,7 @@ export function im2colPacked2d(
   OW: number,
   n0: number,
   n1: number,
-  out: Float32Array,
+  out: Packed,
 ): void {
   const K = C * KH * KW;
   const jump = K * NR - (NR - 1);
@@ -175,7 +175,7 @@ export function im2colPacked2d(
  * im2col for any number of spatial dims (generic, slower): channel planes of `inDims` at X[xOff + c * plane],
  * columns [n0, n1) of the output positions into the packed-B layout (as im2colPacked2d).
  */
-export function im2colPackedNd(X: Float32Array, xOff: number, C: number, g: Geometry, n0: number, n1: number, out: Float32Array): void {
+export function im2colPackedNd(X: Float32Array, xOff: number, C: number, g: Geometry, n0: number, n1: number, out: Packed): void {
   const nd = g.inDims.length;
   let ksz = 1;
   for (const k of g.kernel) ksz *= k;
