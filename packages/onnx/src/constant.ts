@@ -43,13 +43,26 @@ export class OnnxConstant implements Constant {
     const dtype: DType = this.elem;
     const n = this.count;
     if (external) {
-      if (!external.file) throw new ExternalDataError(name, `no resolver for external file '${external.location}'`);
-      const bytes = external.file.read(external.offset, external.length);
-      return { dtype, shape: this.shape, data: fromBytes(dtype, bytes, n) };
+      return { dtype, shape: this.shape, data: fromBytes(dtype, readExternal(name, external), n) };
     }
     if (proto.rawData.length > 0 || n === 0) return { dtype, shape: this.shape, data: fromBytes(dtype, proto.rawData, n) };
     return { dtype, shape: this.shape, data: fromTypedFields(proto, dtype, n) };
   }
+}
+
+/** Reads a constant's external bytes; every failure (missing resolver, I/O error, short read) is an `ExternalDataError`. */
+export function readExternal(name: string, external: NonNullable<OnnxTensorOrigin["external"]>): Uint8Array {
+  const { file, location, offset, length } = external;
+  if (!file) throw new ExternalDataError(name, `no resolver for external file '${location}'`);
+  let bytes: Uint8Array;
+  try {
+    bytes = file.read(offset, length);
+  } catch (e) {
+    if (e instanceof ExternalDataError) throw e;
+    throw new ExternalDataError(name, `cannot read bytes ${offset}..${offset + length} of '${location}': ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (bytes.byteLength !== length) throw new ExternalDataError(name, `read ${bytes.byteLength} bytes of '${location}' where ${length} were expected`);
+  return bytes;
 }
 
 function fromTypedFields(p: TensorProto, dtype: DType, n: number): Storage {

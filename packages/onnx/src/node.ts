@@ -4,11 +4,13 @@ import type { Model } from "@quanta/ir";
 import type { ExternalFile } from "./constant.js";
 import { OnnxParseError, OnnxWriteError } from "./errors.js";
 import { type ReadOptions, readOnnx } from "./read.js";
-import { type WriteOptions, writeOnnx } from "./write.js";
+import { type WriteOptions, constantBytes, writeOnnx } from "./write.js";
 
 /** An external data file read on demand (each read opens, reads and closes: no descriptor is held). */
 export function externalFile(path: string): ExternalFile {
-  const size = statSync(path).size;
+  const st = statSync(path);
+  if (!st.isFile()) throw new Error(`${path} is not a file`);
+  const size = st.size;
   return {
     size,
     read(offset, length) {
@@ -73,7 +75,7 @@ export function writeOnnxFile(model: Model, path: string, options: WriteFileOpti
     if (same(target) || same(dataPath)) throw new OnnxWriteError(`refusing to write over the input '${p}'`);
   }
   let external = options.externalData ?? "auto";
-  if (external === "auto") external = totalConstantBytes(model) > LIMIT;
+  if (external === "auto") external = constantBytes(model) > LIMIT;
   const tag = `.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
   const tmpModel = target + tag;
   const tmpData = dataPath + tag;
@@ -118,15 +120,6 @@ export function writeOnnxFile(model: Model, path: string, options: WriteFileOpti
     rmSync(tmpData, { force: true });
     throw e;
   }
-}
-
-function totalConstantBytes(model: Model): number {
-  let n = 0;
-  for (const g of model.allGraphs()) {
-    for (const v of g.initializers) n += v.constant?.byteLength ?? 0;
-    for (const node of g.nodes) for (const a of node.attributes.values()) if (a.type === "tensor") n += a.value.byteLength;
-  }
-  return n;
 }
 
 /** Size of a file, for reports. */

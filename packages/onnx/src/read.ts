@@ -1,5 +1,5 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { type Attribute, type Dim, type ElemType, Graph, InvalidGraph, Model, type Node, type TensorType, type Value } from "@quanta/ir";
+import { type Attribute, type Dim, type ElemType, type Graph, InvalidGraph, Model, type Node, type TensorType, type Value } from "@quanta/ir";
 import {
   type AttributeProto,
   AttributeProto_AttributeType as AT,
@@ -14,7 +14,7 @@ import {
   type ValueInfoProto,
 } from "onnx-buf";
 import { type ExternalDataResolver, type ExternalFile, OnnxConstant, type OnnxTensorOrigin } from "./constant.js";
-import { elemBytes, elemFromOnnx } from "./elem.js";
+import { ELEM_BITS, elemBytes, elemFromOnnx } from "./elem.js";
 import { ExternalDataError, OnnxInvalidModel, OnnxParseError } from "./errors.js";
 
 export interface ReadOptions {
@@ -36,6 +36,11 @@ export interface OnnxGraphOrigin {
   readonly proto: GraphProto;
   /** value_info entries in file order: the value they typed, or the entry itself when it names no value of this graph. */
   readonly valueInfo: readonly (Value | ValueInfoProto)[];
+  /**
+   * Output entries of a subgraph that name a value of an enclosing graph. They are kept here
+   * rather than on the value, whose type and entries belong to the graph that defines it.
+   */
+  readonly outerOutputs?: readonly { readonly value: Value; readonly proto: ValueInfoProto }[];
 }
 export interface OnnxNodeOrigin {
   readonly format: "onnx";
@@ -55,16 +60,35 @@ export interface OnnxAttributeOrigin {
 /** Decodes ONNX protobuf bytes into a `Model`. Throws `OnnxParseError`, `OnnxInvalidModel` or `ExternalDataError`. */
 export function readOnnx(bytes: Uint8Array, options: ReadOptions = {}): Model {
   if (bytes.byteLength === 0) throw new OnnxParseError("the file is empty", options.source);
+  const recursionLimit = messageDepthLimit(options.maxDepth ?? DEFAULT_MAX_DEPTH);
   let proto: ModelProto;
   try {
-    proto = fromBinary(ModelProtoSchema, bytes, { readUnknownFields: true });
+    proto = fromBinary(ModelProtoSchema, bytes, { readUnknownFields: true, recursionLimit });
   } catch (e) {
-    throw new OnnxParseError(e instanceof RangeError && /call stack/i.test(e.message) ? "nesting too deep" : (e as Error).message, options.source);
+    throw new OnnxParseError(decodeFailure(e, recursionLimit), options.source);
   }
   if (!proto.graph) {
     throw new OnnxParseError(proto.irVersion === 0n ? "no graph and no IR version: this is not an ONNX model" : "the model has no graph", options.source);
   }
   return new Reader(options).model(proto);
+}
+
+const DEFAULT_MAX_DEPTH = 32;
+
+/**
+ * How deeply protobuf messages may nest. A subgraph level costs three messages (graph, node,
+ * attribute); the margin covers tensors, sparse tensors and nested type protos. The decoder
+ * stops there instead of overflowing the stack on a hostile file, and a model whose subgraphs
+ * nest too deep decodes far enough to be reported by the reader's own depth check.
+ */
+const messageDepthLimit = (maxDepth: number): number => Math.max(500, 3 * maxDepth + 100);
+
+/** The reason a protobuf decode failed, phrased for a reader. */
+function decodeFailure(e: unknown, limit: number): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/maximum recursion depth/i.test(msg)) return `protobuf messages nested more than ${limit} levels deep`;
+  if (e instanceof RangeError && /call stack/i.test(msg)) return "protobuf messages nested too deep (stack overflow while decoding)";
+  return msg;
 }
 
 class Reader {
@@ -87,7 +111,7 @@ class Reader {
   }
 
   private graph(p: GraphProto, g: Graph, depth: number): void {
-    const maxDepth = this.options.maxDepth ?? 32;
+    const maxDepth = this.options.maxDepth ?? DEFAULT_MAX_DEPTH;
     if (depth > maxDepth) throw new OnnxInvalidModel(`subgraphs nested deeper than ${maxDepth} levels`, `graph '${p.name}'`);
     g.name = p.name;
     g.docString = p.docString;
@@ -152,11 +176,13 @@ class Reader {
         node.attributes.set(a.name, this.attribute(a, node, depth, nwhere));
       }
     }
+    const outerOutputs: { value: Value; proto: ValueInfoProto }[] = [];
     for (const vi of p.output) {
       const v = g.value(vi.name);
       if (!v) throw new OnnxInvalidModel(`graph output '${vi.name}' is not defined`, where);
       g.outputs.push(v);
-      this.setType(v, vi, "output");
+      if (v.graph === g) this.setType(v, vi, "output");
+      else outerOutputs.push({ value: v, proto: vi });
     }
     const infos: (Value | ValueInfoProto)[] = [];
     const typed = new Set<Value>();
@@ -168,7 +194,7 @@ class Reader {
         infos.push(v);
       } else infos.push(vi); // names no value of this graph (or repeats one): written back as it was
     }
-    g.origin = { format: "onnx", proto: p, valueInfo: infos } satisfies OnnxGraphOrigin;
+    g.origin = { format: "onnx", proto: p, valueInfo: infos, ...(outerOutputs.length > 0 ? { outerOutputs } : {}) } satisfies OnnxGraphOrigin;
     try {
       g.topologicalOrder();
     } catch (e) {
@@ -240,13 +266,15 @@ class Reader {
       const ext = this.external(t, bytes, where);
       return new OnnxConstant(elem, shape, count, bytes, { format: "onnx", proto: t, external: ext });
     }
-    const have = dataCount(t, elem);
+    const have = dataCount(t, elem, where);
     if (have.field === "raw") {
+      if (elem === "string") throw new OnnxInvalidModel("string tensors cannot use raw_data", where);
       if (have.n !== bytes) throw new OnnxInvalidModel(`raw data holds ${have.n} bytes, but ${elem}[${shape.join(",")}] needs ${bytes}`, where);
     } else if (have.field === "none") {
       if (count !== 0) throw new OnnxInvalidModel(`no data for ${elem}[${shape.join(",")}]`, where);
     } else {
-      const need = elem === "string" ? count : have.perEntry === 2 ? Math.ceil(count / 2) : count * (elem === "complex64" || elem === "complex128" ? 2 : 1);
+      const per = have.perEntry ?? 1;
+      const need = elem === "string" ? count : per > 1 ? Math.ceil(count / per) : count * (elem === "complex64" || elem === "complex128" ? 2 : 1);
       if (have.n !== need) throw new OnnxInvalidModel(`${have.field} holds ${have.n} values, but ${elem}[${shape.join(",")}] needs ${need}`, where);
     }
     return new OnnxConstant(elem, shape, count, bytes, { format: "onnx", proto: t });
@@ -294,15 +322,41 @@ function wrap<T>(where: string, f: () => T): T {
   }
 }
 
-function dataCount(t: TensorProto, elem: ElemType): { field: string; n: number; perEntry?: number } {
-  if (t.rawData.length > 0) return { field: "raw", n: t.rawData.length };
-  if (t.floatData.length > 0) return { field: "float_data", n: t.floatData.length };
-  if (t.int32Data.length > 0) return { field: "int32_data", n: t.int32Data.length, perEntry: elem === "int4" || elem === "uint4" || elem === "float4e2m1" ? 2 : 1 };
-  if (t.int64Data.length > 0) return { field: "int64_data", n: t.int64Data.length };
-  if (t.uint64Data.length > 0) return { field: "uint64_data", n: t.uint64Data.length };
-  if (t.doubleData.length > 0) return { field: "double_data", n: t.doubleData.length };
-  if (t.stringData.length > 0) return { field: "string_data", n: t.stringData.length };
-  return { field: "none", n: 0 };
+/** The typed TensorProto field each element type stores its values in (ONNX's onnx.proto). */
+const TYPED_FIELD: { readonly [E in ElemType]?: string } = {
+  float32: "float_data",
+  complex64: "float_data",
+  float64: "double_data",
+  complex128: "double_data",
+  int64: "int64_data",
+  uint32: "uint64_data",
+  uint64: "uint64_data",
+  string: "string_data",
+};
+const typedField = (e: ElemType): string => TYPED_FIELD[e] ?? "int32_data";
+
+/** Which field holds the data and how many entries it has; throws when data sits in several fields or in one the type does not use. */
+function dataCount(t: TensorProto, elem: ElemType, where: string): { field: string; n: number; perEntry?: number } {
+  const present: { field: string; n: number }[] = [];
+  if (t.rawData.length > 0) present.push({ field: "raw", n: t.rawData.length });
+  if (t.floatData.length > 0) present.push({ field: "float_data", n: t.floatData.length });
+  if (t.int32Data.length > 0) present.push({ field: "int32_data", n: t.int32Data.length });
+  if (t.int64Data.length > 0) present.push({ field: "int64_data", n: t.int64Data.length });
+  if (t.uint64Data.length > 0) present.push({ field: "uint64_data", n: t.uint64Data.length });
+  if (t.doubleData.length > 0) present.push({ field: "double_data", n: t.doubleData.length });
+  if (t.stringData.length > 0) present.push({ field: "string_data", n: t.stringData.length });
+  const first = present[0];
+  if (!first) return { field: "none", n: 0 };
+  if (present.length > 1) {
+    const names = present.map((p) => (p.field === "raw" ? "raw_data" : p.field));
+    throw new OnnxInvalidModel(`data given in several fields (${names.join(", ")})`, where);
+  }
+  if (first.field === "raw") return first;
+  const want = typedField(elem);
+  if (first.field !== want) throw new OnnxInvalidModel(`${elem} data stored in ${first.field} (expected ${want} or raw_data)`, where);
+  // Sub-byte types pack several elements into each int32_data entry (one byte's worth).
+  const bits = ELEM_BITS[elem];
+  return bits > 0 && bits < 8 ? { ...first, perEntry: 8 / bits } : first;
 }
 
 const MAX_ELEMENTS = 2 ** 53;

@@ -1,4 +1,4 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { clearField, create, toBinary } from "@bufbuild/protobuf";
 import { type Attribute, type Constant, type Dim, type Graph, type Model, type Node, type TensorType, Value } from "@quanta/ir";
 import { isDType, toBytes } from "@quanta/tensor";
 import {
@@ -27,7 +27,7 @@ import {
   type ValueInfoProto,
   ValueInfoProtoSchema,
 } from "onnx-buf";
-import { isOnnxTensorOrigin } from "./constant.js";
+import { isOnnxTensorOrigin, readExternal } from "./constant.js";
 import { ONNX_DATA_TYPE } from "./elem.js";
 import { OnnxWriteError } from "./errors.js";
 import { type OnnxAttributeOrigin, type OnnxGraphOrigin, type OnnxModelOrigin, type OnnxNodeOrigin, type OnnxValueOrigin, tensorType } from "./read.js";
@@ -53,17 +53,117 @@ export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 /**
  * Encodes a model as ONNX. Unchanged parts of a model read by `readOnnx` are written back
  * byte for byte (unknown fields included); changed and new parts are encoded from the IR.
+ * A model built in code (IR version 0) gets the IR version of its default-domain opset.
+ * Throws `OnnxWriteError` when the data kept inside the protobuf would pass 2 GB (checked before
+ * any constant is loaded), and `ExternalDataError` when external data being copied cannot be read.
  */
 export function writeOnnx(model: Model, options: WriteOptions = {}): Uint8Array {
-  const w = new Writer(options.externalData);
+  const ext = options.externalData;
+  // Count the bytes that would stay inline before loading (or allocating) any tensor data.
+  const planned = inlineConstantBytes(model, ext);
+  if (planned > PROTOBUF_LIMIT) throw tooLarge(planned, ext);
+  const w = new Writer(ext);
   const proto = w.model(model);
-  if (!options.externalData && w.inlineBytes > PROTOBUF_LIMIT) {
-    throw new OnnxWriteError(`tensor data totals ${w.inlineBytes} bytes, over protobuf's 2 GB limit: write it with external data`);
-  }
+  if (w.inlineBytes > PROTOBUF_LIMIT) throw tooLarge(w.inlineBytes, ext);
   const out = toBinary(ModelProtoSchema, proto);
   if (out.byteLength > PROTOBUF_LIMIT) throw new OnnxWriteError(`the encoded model is ${out.byteLength} bytes, over protobuf's 2 GB limit`);
   return out;
 }
+
+const tooLarge = (n: number, ext: ExternalDataSink | undefined): OnnxWriteError =>
+  new OnnxWriteError(
+    `tensor data totals ${n} bytes, over protobuf's 2 GB limit: ${ext ? "lower the external data threshold" : "write it with external data"}`,
+  );
+
+/** Calls `f` for every constant the writer would encode (initializers and tensor attributes, subgraphs included). */
+function forEachConstant(model: Model, f: (c: Constant) => void): void {
+  const walk = (g: Graph): void => {
+    for (const v of g.initializers) if (v.constant) f(v.constant);
+    for (const n of g.nodes) {
+      for (const a of n.attributes.values()) {
+        if (a.type === "tensor") f(a.value);
+        else if (a.type === "tensors") for (const c of a.value) f(c);
+        else if (a.type === "graph") walk(a.value);
+        else if (a.type === "graphs") for (const s of a.value) walk(s);
+      }
+    }
+  };
+  walk(model.graph);
+}
+
+/** Bytes of tensor data the model holds (initializers and tensor attributes), without loading any of it. */
+export function constantBytes(model: Model): number {
+  let n = 0;
+  forEachConstant(model, (c) => {
+    n += c.byteLength;
+  });
+  return n;
+}
+
+/** Bytes of tensor data that would be written inside the protobuf (not to external data). */
+function inlineConstantBytes(model: Model, ext: ExternalDataSink | undefined): number {
+  let n = 0;
+  forEachConstant(model, (c) => {
+    if (isOnnxTensorOrigin(c.origin) && c.origin.sparse) return; // counted when encoded
+    if (!goesExternal(c, ext)) n += c.byteLength;
+  });
+  return n;
+}
+
+/** Can the constant's bytes be written as raw external data? (Typed-field strings and complex numbers cannot.) */
+function hasRawBytes(c: Constant): boolean {
+  const o = c.origin;
+  if (isOnnxTensorOrigin(o)) {
+    if (o.sparse) return false;
+    if (o.external || o.proto.rawData.length > 0) return true;
+  }
+  return isDType(c.elem);
+}
+
+function goesExternal(c: Constant, ext: ExternalDataSink | undefined): boolean {
+  if (!ext || !hasRawBytes(c)) return false;
+  return (isOnnxTensorOrigin(c.origin) && c.origin.external !== undefined) || c.byteLength >= (ext.threshold ?? 1024);
+}
+
+/** The constant's data as little-endian raw bytes (a view where possible); checks the length it declares. */
+function rawBytes(c: Constant, name: string): Uint8Array<ArrayBuffer> {
+  const o = c.origin;
+  let bytes: Uint8Array;
+  if (isOnnxTensorOrigin(o) && o.external) bytes = readExternal(o.proto.name || name, o.external);
+  else if (isOnnxTensorOrigin(o) && o.proto.rawData.length > 0) bytes = o.proto.rawData;
+  else bytes = toBytes(c.load().data);
+  if (bytes.byteLength < c.byteLength) throw new OnnxWriteError(`constant '${name}' holds ${bytes.byteLength} bytes of data, but declares ${c.byteLength}`);
+  // Storage may live in a SharedArrayBuffer; the encoder only reads it.
+  return (bytes.byteLength === c.byteLength ? bytes : bytes.subarray(0, c.byteLength)) as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The IR version to write: the model's, or for a model built in code (IR version 0, which no
+ * runtime accepts) the first IR version of the ONNX release that introduced its default-domain opset.
+ */
+function irVersionOf(m: Model): bigint {
+  if (m.irVersion !== 0n) return m.irVersion;
+  const opset = m.opset("");
+  if (opset === undefined) return DEFAULT_IR_VERSION;
+  for (const [maxOpset, ir] of IR_BY_OPSET) if (opset <= maxOpset) return ir;
+  return LATEST_IR_VERSION;
+}
+/** [highest default-domain opset, IR version] of ONNX releases (onnx/helper.py VERSION_TABLE). */
+const IR_BY_OPSET: readonly (readonly [number, bigint])[] = [
+  [8, 3n],
+  [9, 4n],
+  [10, 5n],
+  [11, 6n],
+  [14, 7n],
+  [18, 8n],
+  [20, 9n],
+  [22, 10n],
+  [23, 11n],
+  [24, 12n],
+  [25, 13n],
+];
+const LATEST_IR_VERSION = 13n;
+const DEFAULT_IR_VERSION = 10n;
 
 /** A shallow copy of a decoded message that keeps field presence and unknown fields. */
 function shell<T extends object>(m: T): T {
@@ -86,7 +186,7 @@ class Writer {
   model(m: Model): ModelProto {
     const o = m.origin as OnnxModelOrigin | undefined;
     const p = o?.format === "onnx" ? shell(o.proto) : create(ModelProtoSchema, {});
-    put(p, "irVersion", m.irVersion);
+    put(p, "irVersion", o?.format === "onnx" ? m.irVersion : irVersionOf(m));
     p.opsetImport = reuse(o?.proto.opsetImport, m.opsets, (a, b) => a.domain === b.domain && a.version === BigInt(b.version), (b) =>
       create(OperatorSetIdProtoSchema, { domain: b.domain, version: BigInt(b.version) }),
     ) as OperatorSetIdProto[];
@@ -118,7 +218,14 @@ class Writer {
     p.initializer = dense;
     p.sparseInitializer = sparse;
     p.input = g.inputs.map((v) => this.valueInfo(v, "input"));
-    p.output = g.outputs.map((v) => this.valueInfo(v, "output"));
+    p.output = g.outputs.map((v) => {
+      // A subgraph output naming an enclosing graph's value: the entry this graph had for it, as it was.
+      const outer = v.graph !== g ? o?.outerOutputs?.find((e) => e.value === v) : undefined;
+      if (!outer) return this.valueInfo(v, "output");
+      const e = shell(outer.proto);
+      put(e, "name", v.name);
+      return e;
+    });
     // value_info: the original entries (those whose value is still defined here), then other typed node outputs.
     const infos: ValueInfoProto[] = [];
     const seen = new Set<Value>([...g.inputs, ...g.outputs]);
@@ -212,20 +319,16 @@ class Writer {
 
   tensor(c: Constant, name: string): TensorProto {
     const dims = c.shape.map((d) => BigInt(d));
+    if (goesExternal(c, this.ext)) return this.externalTensor(c, name, isOnnxTensorOrigin(c.origin) ? c.origin.proto : undefined);
     if (isOnnxTensorOrigin(c.origin) && !c.origin.sparse) {
       const src = c.origin.proto;
-      // Re-locate external data when writing to a new external file; else keep the proto as it is.
-      if (this.ext && (c.origin.external || c.byteLength >= (this.ext.threshold ?? 1024)) && isDType(c.elem)) {
-        return this.externalTensor(c, name, src);
-      }
-      if (c.origin.external && !this.ext) {
-        // Inline external data: load it.
-        const t = c.load();
+      if (c.origin.external) {
+        // Inline external data.
         const p = shell(src);
         put(p, "name", name);
-        p.dataLocation = TensorProto_DataLocation.DEFAULT;
+        clearField(p, TensorProtoSchema.field.dataLocation); // absent, as writers leave it for inline data
         p.externalData = [];
-        p.rawData = copyBytes(toBytes(t.data), c.byteLength);
+        p.rawData = rawBytes(c, name);
         this.inlineBytes += c.byteLength;
         return p;
       }
@@ -236,19 +339,16 @@ class Writer {
       return p;
     }
     if (!isDType(c.elem)) throw new OnnxWriteError(`constant '${name}' of element type ${c.elem} has no ONNX origin to copy`);
-    if (this.ext && c.byteLength >= (this.ext.threshold ?? 1024)) return this.externalTensor(c, name, undefined);
-    const t = c.load();
-    this.inlineBytes += c.byteLength;
     const p = create(TensorProtoSchema, { dims, dataType: ONNX_DATA_TYPE[c.elem] });
     if (name) p.name = name;
-    if (c.byteLength > 0) p.rawData = copyBytes(toBytes(t.data), c.byteLength);
+    if (c.byteLength > 0) p.rawData = rawBytes(c, name);
+    this.inlineBytes += c.byteLength;
     return p;
   }
 
   private externalTensor(c: Constant, name: string, src: TensorProto | undefined): TensorProto {
     const ext = this.ext!;
-    const t = c.load();
-    const bytes = toBytes(t.data).subarray(0, c.byteLength);
+    const bytes = rawBytes(c, name);
     const offset = this.extOffset;
     ext.write(bytes);
     this.extOffset += bytes.byteLength;
@@ -259,7 +359,7 @@ class Writer {
     }
     const p = src ? shell(src) : create(TensorProtoSchema, { dims: c.shape.map((d) => BigInt(d)), dataType: ONNX_DATA_TYPE[c.elem] });
     if (p.name !== name && name) p.name = name;
-    p.rawData = new Uint8Array(0);
+    clearField(p, TensorProtoSchema.field.rawData);
     p.floatData = [];
     p.int32Data = [];
     p.int64Data = [];
@@ -330,10 +430,4 @@ function reuse<P, T>(orig: readonly P[] | undefined, want: readonly T[], eq: (p:
 
 function entries(orig: readonly StringStringEntryProto[] | undefined, want: readonly { key: string; value: string }[]): StringStringEntryProto[] {
   return reuse(orig, want, (a, b) => a.key === b.key && a.value === b.value, (b) => create(StringStringEntryProtoSchema, { key: b.key, value: b.value }));
-}
-
-function copyBytes(b: Uint8Array, n: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  out.set(b.subarray(0, n));
-  return out;
 }
