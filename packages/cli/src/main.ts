@@ -7,6 +7,10 @@ import { FileError, UsageError } from "./errors.js";
 import { DEFAULT_FORMATS, type FileFormat, formatForOutput, formatOf } from "./formats.js";
 import { fmtBytes, formatSummary } from "./inspect.js";
 import { DEFAULT_BACKENDS, type RunBackend, benchSamples, runSamples } from "./run.js";
+import { fmtDb } from "./metrics.js";
+import { type QuantizeOptions, compareModels, quantizeModel } from "./quantize.js";
+import { listSamples } from "./dataset.js";
+import type { ProgressEvent } from "@quanta/core";
 
 export const VERSION = "0.0.0";
 
@@ -22,6 +26,14 @@ usage:
                                          OUTDIR/<sample>/<output>.npy
   quanta bench MODEL --data DIR [--backend cpu] [--runs N] [--warmup N] [--json]
                                          median/min/max ms per inference of the first sample
+  quanta quantize IN -o OUT [--calibration DIR] [--mode static|weight-only] [--weights int8|int4|uint4]
+                 [--activations uint8|int8|int16] [--per-channel|--per-tensor] [--block-size N]
+                 [--method minmax|ema|percentile|entropy|mse] [--int4-format matmulnbits|qdq]
+                 [--exclude PATTERN]... [--json]
+                                         static int8 QDQ with --calibration (default), else
+                                         weight-only; prints sizes, kept-float layers, output SQNR
+  quanta compare REF CAND --data DIR [--layers N] [--json]
+                                         per-output SQNR (dB), cosine, max abs error; per-layer SQNR
   quanta --version | --help
 `;
 
@@ -98,6 +110,10 @@ function command(argv: readonly string[], con: Console, formats: readonly FileFo
       return run(rest, con, formats, backends);
     case "bench":
       return bench(rest, con, formats, backends);
+    case "quantize":
+      return quantize(rest, con, formats, backends);
+    case "compare":
+      return compare(rest, con, formats, backends);
     default:
       return Effect.fail(new UsageError(`unknown command '${cmd}'`));
   }
@@ -202,5 +218,135 @@ function bench(argv: readonly string[], con: Console, formats: readonly FileForm
     const r = yield* step("benchmarking", path, () => benchSamples(model, backend, data, runs, warmup));
     con.out(`${path} on ${r.backend}, sample ${r.sample}: median ${r.median_ms.toFixed(2)} ms, min ${r.min_ms.toFixed(2)} ms, max ${r.max_ms.toFixed(2)} ms (${r.runs} runs after ${r.warmup} warm-up)`);
     if (values.json) con.out(JSON.stringify({ model: path, ...r }));
+  });
+}
+
+function oneOf<T extends string>(v: unknown, name: string, allowed: readonly T[], dflt: T): Effect.Effect<T, UsageError> {
+  if (v === undefined) return Effect.succeed(dflt);
+  return allowed.includes(v as T) ? Effect.succeed(v as T) : Effect.fail(new UsageError(`--${name} must be one of ${allowed.join(", ")}, got '${v}'`));
+}
+
+/** Progress: a redrawn bar on a terminal, plain lines otherwise (on stderr, so --json output stays clean). */
+function progressPrinter(con: Console, json: boolean): (e: ProgressEvent) => void {
+  const tty = !json && process.stderr.isTTY === true;
+  return (e) => {
+    if (json) return;
+    if (e.type === "pass-start") con.err(`[${e.index + 1}/${e.total}] ${e.pass}`);
+    else if (e.type === "pass-progress" && e.total) {
+      if (tty) {
+        const w = 30;
+        const f = Math.round((e.done / e.total) * w);
+        process.stderr.write(`\r  ${"#".repeat(f)}${".".repeat(w - f)} ${e.done}/${e.total}${e.done === e.total ? "\n" : ""}`);
+      } else if (e.done === e.total || e.done % 10 === 0) con.err(`  ${e.pass}: ${e.done}/${e.total}${e.message ? ` ${e.message}` : ""}`);
+    } else if (e.type === "pass-progress" && e.message) con.err(`  ${e.message}`);
+    else if (e.type === "warning") con.err(`  warning: ${e.message}`);
+  };
+}
+
+function quantize(argv: readonly string[], con: Console, formats: readonly FileFormat[], backends: readonly RunBackend[]): Effect.Effect<void, Failure> {
+  return Effect.gen(function* () {
+    const { values, positionals } = yield* parse(argv, {
+      output: { type: "string", short: "o" },
+      calibration: { type: "string" },
+      mode: { type: "string" },
+      weights: { type: "string" },
+      activations: { type: "string" },
+      "per-channel": { type: "boolean" },
+      "per-tensor": { type: "boolean" },
+      "block-size": { type: "string" },
+      method: { type: "string" },
+      format: { type: "string" },
+      "int4-format": { type: "string" },
+      exclude: { type: "string", multiple: true },
+      backend: { type: "string" },
+      json: { type: "boolean" },
+    });
+    if (positionals.length !== 1) return yield* Effect.fail(new UsageError("quantize takes one input MODEL path"));
+    const input = positionals[0]!;
+    const output = values.output as string | undefined;
+    if (!output) return yield* Effect.fail(new UsageError("quantize needs -o OUT"));
+    if (sameFile(input, output)) return yield* Effect.fail(new UsageError(`output '${output}' is the input: Quanta never writes over its input`));
+    const calibration = values.calibration as string | undefined;
+    const mode = yield* oneOf(values.mode, "mode", ["static", "dynamic", "weight-only"] as const, calibration ? "static" : "weight-only");
+    const options: QuantizeOptions = {
+      mode,
+      weights: yield* oneOf(values.weights, "weights", ["int8", "uint8", "int4", "uint4", "fp16", "fp8"] as const, "int8"),
+      activations: yield* oneOf(values.activations, "activations", ["uint8", "int8", "int16"] as const, "uint8"),
+      perChannel: !values["per-tensor"],
+      blockSize: Number(values["block-size"] ?? 32),
+      method: yield* oneOf(values.method, "method", ["minmax", "ema", "percentile", "entropy", "mse"] as const, "minmax"),
+      format: yield* oneOf(values.format, "format", ["qdq", "qoperator"] as const, "qdq"),
+      int4Format: yield* oneOf(values["int4-format"], "int4-format", ["matmulnbits", "qdq"] as const, "matmulnbits"),
+      exclude: (values.exclude as string[] | undefined) ?? [],
+    };
+    const backend = yield* pickBackend(values.backend as string | undefined, backends);
+    const json = !!values.json;
+    const { model, format, bytes } = yield* readModel(input, formats);
+    // Hold out up to a quarter of the calibration samples (at most 4) to measure the result.
+    let calIds: string[] | undefined;
+    let heldOut: string[] = [];
+    if (calibration && mode === "static") {
+      const ids = [...(yield* step("reading", calibration, () => listSamples(calibration, model.graph.inputs.filter((v) => !v.constant)).ids))];
+      const h = ids.length >= 4 ? Math.min(4, Math.floor(ids.length / 4)) : 0;
+      heldOut = ids.slice(ids.length - h);
+      calIds = ids.slice(0, ids.length - h);
+    }
+    const { model: reference } = yield* readModel(input, formats);
+    const result = yield* quantizeModel(model, options, { backend, ...(calibration ? { calibration } : {}), ...(calIds ? { calibrationIds: calIds } : {}) }, progressPrinter(con, json));
+    const written = yield* step("writing", output, () => format.write(result.model, output, { protect: [input] }));
+    let metrics: ReturnType<typeof compareModels> | undefined;
+    if (calibration && heldOut.length > 0) {
+      metrics = yield* step("evaluating", output, () => compareModels(reference, result.model, backend, calibration, { ids: heldOut }));
+    }
+    const summary = {
+      input,
+      output,
+      scheme: result.scheme.name,
+      method: mode === "static" ? options.method : "none (weights only)",
+      inputBytes: bytes,
+      outputBytes: written.bytes + written.externalBytes,
+      ratio: (written.bytes + written.externalBytes) / bytes,
+      quantizedNodes: result.quantizedNodes,
+      floatNodes: result.floatNodes,
+      heldOutSamples: heldOut.length,
+      outputs: metrics?.outputs ?? [],
+    };
+    if (json) {
+      con.out(JSON.stringify(summary));
+      return;
+    }
+    con.out(`wrote ${output}: ${fmtBytes(summary.outputBytes)} (${(summary.ratio * 100).toFixed(1)}% of ${fmtBytes(bytes)}), scheme ${summary.scheme}, calibration ${summary.method}`);
+    con.out(`quantized ${summary.quantizedNodes} nodes${summary.floatNodes.length ? `; kept in float: ${summary.floatNodes.length}` : ""}`);
+    for (const f of summary.floatNodes.slice(0, 10)) con.out(`  ${f.node}: ${f.reason}`);
+    if (summary.floatNodes.length > 10) con.out(`  ... and ${summary.floatNodes.length - 10} more (--json lists all)`);
+    for (const o of summary.outputs) con.out(`output ${o.name}: SQNR ${fmtDb(o.sqnr)} dB, cosine ${o.cosine.toFixed(5)}, max abs error ${o.maxAbs.toExponential(2)} on ${heldOut.length} held-out samples`);
+    if (calibration && heldOut.length === 0) con.out("(fewer than 4 calibration samples: no held-out accuracy; run quanta compare on other data)");
+  });
+}
+
+function compare(argv: readonly string[], con: Console, formats: readonly FileFormat[], backends: readonly RunBackend[]): Effect.Effect<void, Failure> {
+  return Effect.gen(function* () {
+    const { values, positionals } = yield* parse(argv, {
+      data: { type: "string" },
+      layers: { type: "string" },
+      backend: { type: "string" },
+      json: { type: "boolean" },
+    });
+    if (positionals.length !== 2) return yield* Effect.fail(new UsageError("compare takes REF and CAND model paths"));
+    const data = values.data as string | undefined;
+    if (!data) return yield* Effect.fail(new UsageError("compare needs --data DIR"));
+    const show = Number(values.layers ?? 10);
+    const backend = yield* pickBackend(values.backend as string | undefined, backends);
+    const { model: ref } = yield* readModel(positionals[0]!, formats);
+    const { model: cand } = yield* readModel(positionals[1]!, formats);
+    const r = yield* step("comparing", positionals[1]!, () => compareModels(ref, cand, backend, data, { layers: true }));
+    if (values.json) {
+      con.out(JSON.stringify(r));
+      return;
+    }
+    con.out(`${r.samples} samples`);
+    for (const o of r.outputs) con.out(`output ${o.name}: SQNR ${fmtDb(o.sqnr)} dB, cosine ${o.cosine.toFixed(5)}, max abs error ${o.maxAbs.toExponential(2)}`);
+    con.out(`per-layer SQNR (worst ${Math.min(show, r.layers.length)} of ${r.layers.length}; exclude a layer with quanta quantize --exclude NAME):`);
+    for (const l of r.layers.slice(0, show)) con.out(`  ${fmtDb(l.sqnr).padStart(7)} dB  ${l.name}  (${l.producer})`);
   });
 }

@@ -1,2 +1,4 @@
 export * from "./dtype.js";
 export * from "./tensor.js";
+export * from "./quantize.js";
+export * from "./qparams.js";

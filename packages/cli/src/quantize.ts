@@ -1,0 +1,148 @@
+import { Backend, Dataset, type ProgressEvent, progressTo } from "@quanta/core";
+import { type Model, QuantaError, describe } from "@quanta/ir";
+import { ANNOTATIONS, type Int4Format, quantizationPipeline } from "@quanta/quantize";
+import { PRESETS, type Scheme, withChanges } from "@quanta/schemes";
+import type { Tensor } from "@quanta/tensor";
+import { Effect, Layer, Stream } from "effect";
+import { listSamples } from "./dataset.js";
+import { UsageError } from "./errors.js";
+import { MetricAccumulator, type OutputMetrics } from "./metrics.js";
+import type { RunBackend } from "./run.js";
+
+export interface QuantizeOptions {
+  readonly mode: "static" | "dynamic" | "weight-only";
+  readonly weights: "int8" | "uint8" | "int4" | "uint4" | "fp16" | "fp8";
+  readonly activations: "uint8" | "int8" | "int16";
+  readonly perChannel: boolean;
+  readonly blockSize: number;
+  readonly method: "minmax" | "ema" | "percentile" | "entropy" | "mse";
+  readonly format: "qdq" | "qoperator";
+  readonly int4Format: Int4Format;
+  readonly exclude: readonly string[];
+}
+
+/** The scheme for command-line options (the defaults give the best accuracy without thought). */
+export function schemeFor(o: QuantizeOptions): Scheme {
+  if (o.format === "qoperator") throw new UsageError("--format qoperator is not implemented yet (use qdq)");
+  let s: Scheme;
+  if (o.mode === "static") {
+    if (o.weights !== "int8") throw new UsageError(`static mode quantizes weights to int8, not ${o.weights}`);
+    s = o.activations === "int16" ? PRESETS.a16w8(o.method) : PRESETS.int8Static(o.activations, o.method);
+  } else if (o.mode === "weight-only") {
+    if (o.weights === "int4" || o.weights === "uint4") {
+      if (![16, 32, 64, 128, 256].includes(o.blockSize)) throw new UsageError(`--block-size must be a power of two from 16 to 256, got ${o.blockSize}`);
+      s = PRESETS.weightOnlyInt4(o.blockSize as 32, o.weights);
+    } else if (o.weights === "int8") s = PRESETS.weightOnlyInt8();
+    else throw new UsageError(`weight-only mode supports --weights int8, int4 or uint4 (got ${o.weights})`);
+  } else throw new UsageError("--mode dynamic is not implemented yet (use static or weight-only)");
+  if (!o.perChannel && s.weights.granularity.kind === "axis") s = { ...s, weights: { ...s.weights, granularity: { kind: "tensor" } } };
+  return withChanges(s, { exclude: o.exclude });
+}
+
+const backendLayer = (b: RunBackend) => Layer.succeed(Backend, { name: b.name, plan: (m: Model) => b.plan(m) });
+
+/** A Dataset streaming the samples of a data folder (loaded one at a time). */
+export function datasetLayer(dir: string, model: Model, ids?: readonly string[]): Layer.Layer<Dataset, QuantaError> {
+  return Layer.effect(
+    Dataset,
+    Effect.try({
+      try: () => {
+        const data = listSamples(dir, model.graph.inputs.filter((v) => !v.constant));
+        const use = ids ?? data.ids;
+        return {
+          size: use.length,
+          samples: Stream.fromIterable(use).pipe(Stream.mapEffect((id) => Effect.try({ try: () => data.load(id).feeds, catch: (e) => e as QuantaError }))),
+        };
+      },
+      catch: (e) => e as QuantaError,
+    }),
+  );
+}
+
+export interface QuantizeResult {
+  readonly model: Model;
+  readonly scheme: Scheme;
+  readonly warnings: readonly { pass: string; message: string }[];
+  readonly quantizedNodes: number;
+  readonly floatNodes: readonly { node: string; reason: string }[];
+}
+
+/** Runs the standard pipeline for the options on `model` (mutated and returned). */
+export function quantizeModel(
+  model: Model,
+  options: QuantizeOptions,
+  services: { backend: RunBackend; calibration?: string; calibrationIds?: readonly string[] },
+  onProgress: (e: ProgressEvent) => void,
+): Effect.Effect<QuantizeResult, QuantaError> {
+  return Effect.gen(function* () {
+    const scheme = yield* Effect.try({ try: () => schemeFor(options), catch: (e) => e as QuantaError });
+    if (scheme.mode === "static" && !services.calibration) return yield* Effect.fail(new UsageError("static quantization needs --calibration DIR (or use --mode weight-only)"));
+    const p = yield* quantizationPipeline(scheme, { int4Format: options.int4Format });
+    const layer = Layer.mergeAll(
+      progressTo(onProgress),
+      backendLayer(services.backend),
+      services.calibration ? datasetLayer(services.calibration, model, services.calibrationIds) : Layer.succeed(Dataset, { size: 0, samples: Stream.empty }),
+    );
+    const r = yield* p.run(model).pipe(Effect.provide(layer));
+    const ann = r.data.need(ANNOTATIONS);
+    const floatNodes = [...ann.nodes].filter(([, d]) => !d.quantized).map(([n, d]) => ({ node: describe(n), reason: d.reason ?? "" }));
+    return { model: r.model, scheme, warnings: r.warnings, quantizedNodes: [...ann.nodes.values()].filter((d) => d.quantized).length, floatNodes };
+  });
+}
+
+export interface Comparison {
+  readonly samples: number;
+  readonly outputs: readonly ({ name: string } & OutputMetrics)[];
+  /** Per-layer SQNR of tensors present in both models (the candidate's dequantized copy where there is one), worst first. */
+  readonly layers: readonly { name: string; producer: string; sqnr: number }[];
+}
+
+/** Runs both models on the samples and compares outputs (and, with `layers`, every matching intermediate tensor). */
+export function compareModels(ref: Model, cand: Model, backend: RunBackend, dataDir: string, options: { layers?: boolean; ids?: readonly string[] } = {}): Comparison {
+  const data = listSamples(dataDir, ref.graph.inputs.filter((v) => !v.constant));
+  const ids = options.ids ?? data.ids;
+  const rp = backend.plan(ref);
+  const cp = backend.plan(cand);
+  const outs = new Map<string, MetricAccumulator>();
+  const layers = new Map<string, MetricAccumulator>();
+  const candNames = new Set<string>();
+  for (const g of cand.allGraphs()) for (const v of g.values()) candNames.add(v.name);
+  const producers = new Map<string, string>();
+  for (const g of ref.allGraphs()) for (const n of g.nodes) for (const o of n.outputs) if (o) producers.set(o.name, describe(n));
+  const run = (plan: ReturnType<RunBackend["plan"]>, feeds: Record<string, Tensor>, keep: boolean) => {
+    const seen = new Map<string, Tensor>();
+    const r = (plan as unknown as { run(f: Record<string, Tensor>, o?: object): Record<string, Tensor> }).run(
+      feeds,
+      keep ? { observe: "all", onValue: (n: string, t: Tensor) => t.dtype === "float32" && seen.set(n, { ...t, data: (t.data as Float32Array).slice() }) } : {},
+    );
+    return { out: r, seen };
+  };
+  for (const id of ids) {
+    const feeds = data.load(id).feeds;
+    const a = run(rp, feeds, !!options.layers);
+    const b = run(cp, feeds, !!options.layers);
+    for (const [name, t] of Object.entries(a.out)) {
+      const c = b.out[name];
+      if (!c) continue;
+      let m = outs.get(name);
+      if (!m) outs.set(name, (m = new MetricAccumulator()));
+      m.add(t, c);
+    }
+    if (options.layers) {
+      for (const [name, t] of a.seen) {
+        const c = b.seen.get(`${name}_dequantized`) ?? b.seen.get(name);
+        if (!c || c.data.length !== t.data.length) continue;
+        let m = layers.get(name);
+        if (!m) layers.set(name, (m = new MetricAccumulator()));
+        m.add(t, c);
+      }
+    }
+  }
+  return {
+    samples: ids.length,
+    outputs: [...outs].map(([name, m]) => ({ name, ...m.result() })),
+    layers: [...layers]
+      .map(([name, m]) => ({ name, producer: producers.get(name) ?? "", sqnr: m.result().sqnr }))
+      .sort((x, y) => x.sqnr - y.sqnr),
+  };
+}

@@ -1,0 +1,128 @@
+import type { Pass } from "@quanta/core";
+import { type Dialect, type Model, type Node, type Value, channelAxis, describe, traitsOf } from "@quanta/ir";
+import { type Scheme, excluder } from "@quanta/schemes";
+import { Effect } from "effect";
+import { ANNOTATIONS, type Annotations, type TensorAnnotation } from "./keys.js";
+
+/** float32, or of unknown type (intermediate values often carry no type; calibration checks the real dtype). */
+const isFloat = (v: Value | null | undefined) => !!v && (v.constant ? v.constant.elem === "float32" : v.type === undefined || v.type.elem === "float32");
+
+/**
+ * Reads a scheme and a dialect's op traits and decides, for every node and tensor, what gets quantized
+ * how. All backend/format knowledge is in the scheme and the traits table; later passes only read this.
+ */
+export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annotations {
+  const tensors = new Map<Value, TensorAnnotation>();
+  const nodes = new Map<Node, { quantized: boolean; reason?: string }>();
+  const excluded = excluder(scheme.exclude);
+  const withOverride = (v: Value, a: TensorAnnotation): TensorAnnotation => {
+    const o = scheme.overrides[v.name];
+    if (!o || (a.kind !== "activation" && a.kind !== "weight")) return a;
+    return { ...a, spec: Object.freeze({ ...a.spec, ...o }) };
+  };
+  const set = (v: Value, a: TensorAnnotation) => {
+    if (!tensors.has(v)) tensors.set(v, withOverride(v, a));
+  };
+  const staticMode = scheme.mode === "static";
+  for (const g of model.allGraphs()) {
+    for (const node of g.topologicalOrder()) {
+      const traits = traitsOf(dialect, node.op, node.domain);
+      if (!traits.quantizable) continue;
+      if (scheme.ops && !scheme.ops.includes(node.op)) {
+        nodes.set(node, { quantized: false, reason: `op ${node.op} is not in the scheme's op list` });
+        continue;
+      }
+      const pattern = excluded(node);
+      if (pattern) {
+        nodes.set(node, { quantized: false, reason: `excluded by '${pattern}'` });
+        continue;
+      }
+      const weights = traits.weights ?? [];
+      const weightInputs = new Set(weights.map((w) => w.input));
+      // Weight-only and dynamic modes need a constant float weight; static mode quantizes what it can.
+      const w0 = weights.find((w) => w.role === "weight");
+      const wv = w0 ? node.inputs[w0.input] : undefined;
+      if (!staticMode && (!wv?.constant || wv.constant.elem !== "float32")) {
+        nodes.set(node, { quantized: false, reason: "no constant float32 weight" });
+        continue;
+      }
+      if (staticMode) {
+        const acts = (traits.activationInputs ?? []).map((i) => node.inputs[i]).filter((v): v is Value => !!v && !v.constant);
+        if (acts.some((v) => !isFloat(v))) {
+          nodes.set(node, { quantized: false, reason: "an activation input is not float32" });
+          continue;
+        }
+      }
+      let weightSpec = scheme.weights;
+      for (const w of weights) {
+        const v = node.inputs[w.input];
+        if (!v?.constant || v.constant.elem !== "float32") continue;
+        const rank = v.constant.shape.length;
+        if (w.role === "weight") {
+          let axis = channelAxis(w, node, rank);
+          if (weightSpec.granularity.kind === "block") {
+            // Blocks run along the reduction axis: the other axis of a 2-D MatMul/Gemm weight.
+            if (rank !== 2) {
+              weightSpec = { ...weightSpec, granularity: { kind: "axis" } };
+            } else axis = 1 - axis;
+          }
+          if (weightSpec.granularity.kind === "axis" && weightSpec.granularity.axis !== undefined) axis = weightSpec.granularity.axis;
+          set(v, { kind: "weight", spec: weightSpec, axis });
+        } else if (w.role === "bias" && staticMode && scheme.biasInt32 && wv) {
+          const input = node.inputs[0];
+          if (input && !input.constant) set(v, { kind: "bias", input, weight: wv });
+        }
+      }
+      if (staticMode && scheme.activations) {
+        for (const i of traits.activationInputs ?? []) {
+          const v = node.inputs[i];
+          if (!v || weightInputs.has(i) && v.constant) continue;
+          if (v.constant) {
+            if (v.constant.elem === "float32") set(v, { kind: "weight", spec: { ...scheme.activations, granularity: { kind: "tensor" } }, axis: 0 });
+            continue;
+          }
+          set(v, { kind: "activation", spec: scheme.activations });
+        }
+        // The output is quantized after a fusable activation that alone consumes it (Conv -> Relu).
+        const out = node.outputs[0];
+        if (out && (out.type === undefined || isFloat(out))) {
+          const only = out && out.uses.length === 1 && !g.outputs.includes(out) ? out.uses[0]!.node : undefined;
+          const fused = only && traitsOf(dialect, only.op, only.domain).fusableActivation ? only.outputs[0] : undefined;
+          if (fused) set(fused, { kind: "activation", spec: scheme.activations });
+          else if (out) set(out, { kind: "activation", spec: scheme.activations });
+        }
+      }
+      nodes.set(node, { quantized: true });
+    }
+    // Data-movement ops keep their input's parameters.
+    if (staticMode) {
+      for (const node of g.topologicalOrder()) {
+        const traits = traitsOf(dialect, node.op, node.domain);
+        if (!traits.keepsQParams || excluded(node)) continue;
+        const src = node.inputs[0];
+        const out = node.outputs[0];
+        if (!src || !out || tensors.has(out)) continue;
+        const a = tensors.get(src);
+        if (a?.kind === "activation") tensors.set(out, { kind: "shared", with: src });
+        else if (a?.kind === "shared") tensors.set(out, { kind: "shared", with: a.with });
+      }
+    }
+  }
+  return { tensors, nodes };
+}
+
+/** Annotation pass (the dialect comes from the model's format). */
+export function annotatePass(scheme: Scheme, dialectFor: (model: Model) => Dialect): Pass {
+  return {
+    name: "annotate",
+    requires: ["preprocessed"],
+    provides: scheme.mode === "static" ? ["annotations", "needs-ranges"] : ["annotations"],
+    run: (model, ctx) =>
+      Effect.gen(function* () {
+        const a = annotate(model, scheme, dialectFor(model));
+        ctx.data.set(ANNOTATIONS, a);
+        for (const [node, d] of a.nodes) if (!d.quantized && d.reason?.startsWith("excluded")) yield* ctx.warn(`${describe(node)} kept in float: ${d.reason}`);
+        return model;
+      }),
+  };
+}

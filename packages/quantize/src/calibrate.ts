@@ -1,0 +1,78 @@
+import { Backend, Dataset, type Pass } from "@quanta/core";
+import { QuantaError, type Value, describe } from "@quanta/ir";
+import { type AnyObserver, OBSERVERS } from "@quanta/observers";
+import type { Tensor } from "@quanta/tensor";
+import { Effect, Stream } from "effect";
+import { ANNOTATIONS, RANGES, type Ranges } from "./keys.js";
+
+/** Calibration could not produce ranges (no samples, a tensor never observed...). */
+export class CalibrationError extends QuantaError {
+  readonly _tag = "CalibrationError";
+  constructor(readonly reason: string) {
+    super(`calibration: ${reason}`);
+  }
+}
+
+/**
+ * Calibration pass: streams the Dataset's samples through the Backend's plan of the float model,
+ * observing every activation the annotations name (per tensor, with the observer its spec names).
+ * Observer state is constant-size, so memory does not grow with the number of samples.
+ */
+export const calibrate: Pass<Backend | Dataset> = {
+  name: "calibrate",
+  requires: ["annotations", "needs-ranges"],
+  provides: ["ranges"],
+  hints: { "needs-ranges": "calibration only applies to static quantization" },
+  run: (model, ctx) =>
+    Effect.gen(function* () {
+      const backend = yield* Backend;
+      const dataset = yield* Dataset;
+      const ann = ctx.data.need(ANNOTATIONS);
+      const watched = new Map<string, { value: Value; observer: AnyObserver; state: unknown }>();
+      for (const [v, a] of ann.tensors) {
+        if (a.kind !== "activation") continue;
+        const observer = OBSERVERS[a.spec.observer.name] as unknown as AnyObserver;
+        watched.set(v.name, { value: v, observer, state: observer.create(a.spec.observer.options ?? {}) });
+      }
+      const plan = yield* Effect.try({
+        try: () => backend.plan(model),
+        catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`cannot run the float model: ${(e as Error).message}`)),
+      });
+      const names = new Set(watched.keys());
+      // Graph inputs are not produced by a node: observe them from the feeds.
+      const inputNames = model.graph.inputs.filter((v) => names.has(v.name)).map((v) => v.name);
+      let count = 0;
+      const onValue = (name: string, t: Tensor) => {
+        const w = watched.get(name);
+        if (w && t.dtype === "float32") w.observer.update(w.state, t.data as Float32Array, t.shape);
+      };
+      yield* Stream.runForEach(dataset.samples, (feeds) =>
+        Effect.gen(function* () {
+          for (const n of inputNames) if (feeds[n]) onValue(n, feeds[n]!);
+          yield* Effect.try({
+            try: () => plan.run(feeds, { observe: names, onValue }),
+            catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`sample ${count}: ${(e as Error).message}`)),
+          });
+          count++;
+          yield* ctx.progress(count, dataset.size);
+        }),
+      );
+      if (count === 0) return yield* Effect.fail(new CalibrationError("the calibration set is empty"));
+      const ranges: Ranges = new Map();
+      for (const { value, observer, state } of watched.values()) {
+        const r = observer.range(state);
+        const min = r.min[0]!;
+        const max = r.max[0]!;
+        const counts = state as { count?: number; nanCount?: number; infCount?: number };
+        if ((counts.nanCount ?? 0) > 0 || (counts.infCount ?? 0) > 0) {
+          yield* ctx.warn(`'${value.name}' had ${counts.nanCount ?? 0} NaN and ${counts.infCount ?? 0} infinite values during calibration (ignored)`);
+        }
+        if (!Number.isFinite(min) || !Number.isFinite(max)) {
+          return yield* Effect.fail(new CalibrationError(`no finite value observed for '${value.name}'${value.producer ? ` (output of ${describe(value.producer)})` : ""}`));
+        }
+        ranges.set(value, { min, max });
+      }
+      ctx.data.set(RANGES, ranges);
+      return model;
+    }),
+};

@@ -1,0 +1,175 @@
+import type { Pass } from "@quanta/core";
+import { type Graph, type Model, type Node, type Value, attr, constantOf } from "@quanta/ir";
+import { type Storage, type Tensor, tensor } from "@quanta/tensor";
+import { Effect } from "effect";
+import { ANNOTATIONS, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
+
+export type Int4Format = "matmulnbits" | "qdq";
+
+const MS = "com.microsoft";
+
+/** Which domain carries Q/DQ: the default one when its opset supports the parameters, else com.microsoft (onnxruntime). */
+function qdqDomain(model: Model, p: TensorQParams): string {
+  const opset = model.opset("") ?? 0;
+  const needs = p.blockSize !== undefined || p.dtype === "int4" || p.dtype === "uint4" || p.dtype === "int16" || p.dtype === "uint16" ? 21 : p.axis !== undefined ? 13 : 10;
+  return opset >= needs ? "" : MS;
+}
+
+function ensureMsOpset(model: Model): void {
+  if (model.opset(MS) === undefined) model.opsets = [...model.opsets, { domain: MS, version: 1 }];
+}
+
+/** Zero-point storage of a quantized dtype. */
+function zeroPointTensor(dtype: TensorQParams["dtype"], shape: readonly number[], zp: Int32Array): Tensor {
+  switch (dtype) {
+    case "int8":
+      return tensor("int8", shape, Int8Array.from(zp));
+    case "uint8":
+      return tensor("uint8", shape, Uint8Array.from(zp));
+    case "int16":
+      return tensor("int16", shape, Int16Array.from(zp));
+    case "uint16":
+      return tensor("uint16", shape, Uint16Array.from(zp));
+    case "int32":
+      return tensor("int32", shape, Int32Array.from(zp));
+    case "int4":
+    case "uint4": {
+      const packed = new Uint8Array(Math.ceil(zp.length / 2));
+      for (let i = 0; i < zp.length; i++) packed[i >> 1]! |= (zp[i]! & 0xf) << ((i & 1) * 4);
+      return tensor(dtype, shape, packed as Storage<typeof dtype>);
+    }
+    default:
+      throw new Error(`no zero point for ${dtype}`);
+  }
+}
+
+/** Shape of the scale/zero-point tensors: [] per tensor, [C] per axis, the weight shape with the block axis shrunk for blocks. */
+function paramShape(p: TensorQParams, valueShape: readonly number[]): number[] {
+  if (p.axis === undefined) return [];
+  if (p.blockSize === undefined) return [p.scale.length];
+  return valueShape.map((d, i) => (i === p.axis ? Math.ceil(d / p.blockSize!) : d));
+}
+
+function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape: readonly number[], name: string, before: Node | undefined): Node {
+  const domain = qdqDomain(model, p);
+  if (domain) ensureMsOpset(model);
+  const ps = paramShape(p, shape);
+  const sc = g.addConstant(`${name}_scale`, constantOf(tensor("float32", ps, Float32Array.from(p.scale))));
+  const zp = g.addConstant(`${name}_zero_point`, constantOf(zeroPointTensor(p.dtype, ps, p.zeroPoint)));
+  const attributes: Record<string, ReturnType<typeof attr.int>> = {};
+  if (p.axis !== undefined) attributes.axis = attr.int(p.axis);
+  if (p.blockSize !== undefined) attributes.block_size = attr.int(p.blockSize);
+  return g.addNode({ op: "DequantizeLinear", domain, name: `${name}_DequantizeLinear`, inputs: [q, sc, zp], outputs: [`${name}_dequantized`], attributes, ...(before ? { before } : {}) });
+}
+
+/** Replaces a float constant by quantized storage + DequantizeLinear; returns false when it is not used by float consumers any more. */
+function lowerConstant(model: Model, v: Value, qt: Tensor, p: TensorQParams): void {
+  const g = v.graph;
+  const qv = g.addConstant(`${v.name}_quantized`, constantOf(qt));
+  const first = g.nodes.find((n) => n.inputs.includes(v));
+  const dq = addDequantize(model, g, qv, p, qt.shape, v.name, first);
+  dq.outputs[0]!.type = { elem: "float32", shape: qt.shape };
+  g.replaceUses(v, dq.outputs[0]!, { except: dq, keepOutputs: true });
+  if (v.uses.length === 0 && !g.outputs.includes(v) && !g.inputs.includes(v)) g.removeValue(v);
+}
+
+/** QuantizeLinear -> DequantizeLinear on an activation edge; graph outputs keep the float value. */
+function lowerActivation(model: Model, v: Value, p: TensorQParams): void {
+  const g = v.graph;
+  if (v.uses.length === 0) return;
+  const domain = qdqDomain(model, p);
+  if (domain) ensureMsOpset(model);
+  const sc = g.addConstant(`${v.name}_scale`, constantOf(tensor("float32", [], Float32Array.of(p.scale[0]!))));
+  const zp = g.addConstant(`${v.name}_zero_point`, constantOf(zeroPointTensor(p.dtype, [], Int32Array.of(p.zeroPoint[0]!))));
+  const q = g.insertOnEdge(v, { op: "QuantizeLinear", domain, name: `${v.name}_QuantizeLinear`, inputs: [v, sc, zp], outputs: [`${v.name}_quantized`], keepOutputs: true });
+  const qOut = q.outputs[0]!;
+  g.insertOnEdge(qOut, { op: "DequantizeLinear", domain, name: `${v.name}_DequantizeLinear`, inputs: [qOut, sc, zp], outputs: [`${v.name}_dequantized`], keepOutputs: true });
+}
+
+/**
+ * A MatMul whose constant [K, N] weight was quantized to int4/uint4 in blocks along K becomes
+ * com.microsoft MatMulNBits (B as uint8 [N, K/bs, bs/2], low nibble first; scales [N * K/bs];
+ * zero points packed, omitted when all are 8).
+ */
+function lowerMatMulNBits(model: Model, node: Node, w: Value, qt: Tensor, p: TensorQParams): boolean {
+  if (node.op !== "MatMul" || node.inputs[1] !== w || qt.shape.length !== 2 || p.blockSize === undefined || p.axis !== 0) return false;
+  const [K, N] = qt.shape as [number, number];
+  const bs = p.blockSize;
+  const kb = Math.ceil(K / bs);
+  const signed = qt.dtype === "int4";
+  const src = qt.data as Uint8Array;
+  const nib = (i: number) => {
+    const v = (src[i >> 1]! >> ((i & 1) * 4)) & 0xf;
+    return signed ? (v ^ 8) - 8 : v;
+  };
+  const B = new Uint8Array(N * kb * (bs / 2));
+  const scales = new Float32Array(N * kb);
+  const zps = new Uint8Array(N * Math.ceil(kb / 2));
+  let allEight = true;
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < kb; b++) {
+      // weight params are laid out [kb, N] (block axis 0 of [K, N])
+      scales[n * kb + b] = p.scale[b * N + n]!;
+      const z = (signed ? p.zeroPoint[b * N + n]! + 8 : p.zeroPoint[b * N + n]!) & 0xf;
+      if (z !== 8) allEight = false;
+      zps[n * Math.ceil(kb / 2) + (b >> 1)]! |= z << ((b & 1) * 4);
+      for (let j = 0; j < bs; j++) {
+        const k = b * bs + j;
+        const u = k < K ? (signed ? nib(k * N + n) + 8 : nib(k * N + n)) : signed ? 8 : p.zeroPoint[b * N + n]!;
+        B[(n * kb + b) * (bs / 2) + (j >> 1)]! |= (u & 0xf) << ((j & 1) * 4);
+      }
+    }
+  }
+  const g = node.graph;
+  ensureMsOpset(model);
+  const bv = g.addConstant(`${w.name}_nbits`, constantOf(tensor("uint8", [N, kb, bs / 2], B)));
+  const sv = g.addConstant(`${w.name}_nbits_scales`, constantOf(tensor("float32", [N * kb], scales)));
+  // Rewrite the MatMul in place: its output value (and name) stays.
+  node.op = "MatMulNBits";
+  node.domain = MS;
+  node.setInput(1, bv);
+  node.inputs.push(null);
+  node.setInput(2, sv);
+  if (!allEight) {
+    node.inputs.push(null);
+    node.setInput(3, g.addConstant(`${w.name}_nbits_zero_points`, constantOf(tensor("uint8", [zps.length], zps))));
+  }
+  for (const [k, v] of Object.entries({ K, N, bits: 4, block_size: bs, accuracy_level: 0 })) node.attributes.set(k, attr.int(v));
+  if (w.uses.length === 0 && !g.outputs.includes(w)) g.removeValue(w);
+  return true;
+}
+
+/** Lowers annotations and qparams to ONNX: QDQ pairs, quantized weights behind DequantizeLinear, MatMulNBits. */
+export function lowerToOnnx(model: Model, annotations: import("./keys.js").Annotations, qparams: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>, options: { int4Format?: Int4Format } = {}): void {
+  for (const [v, a] of annotations.tensors) {
+    const p = qparams.get(v);
+    const qt = quantized.get(v);
+    if (!p || !qt || (a.kind !== "weight" && a.kind !== "bias")) continue;
+    if (a.kind === "weight" && (qt.dtype === "int4" || qt.dtype === "uint4") && (options.int4Format ?? "matmulnbits") === "matmulnbits") {
+      const users = [...v.uses];
+      if (users.length === 1 && lowerMatMulNBits(model, users[0]!.node, v, qt, p)) continue;
+    }
+    lowerConstant(model, v, qt, p);
+  }
+  for (const [v, a] of annotations.tensors) {
+    if (a.kind !== "activation" && a.kind !== "shared") continue;
+    const p = qparams.get(v);
+    if (p) lowerActivation(model, v, p);
+  }
+  // Sort each graph: inserted nodes were placed near their producers, but keep the order valid.
+  for (const g of model.allGraphs()) g.sort();
+}
+
+/** The ONNX lowering pass. */
+export function lowerOnnx(options: { int4Format?: Int4Format } = {}): Pass {
+  return {
+    name: "lower-onnx",
+    requires: ["qparams"],
+    provides: ["lowered"],
+    run: (model, ctx) =>
+      Effect.sync(() => {
+        lowerToOnnx(model, ctx.data.need(ANNOTATIONS), ctx.data.need(QPARAMS), ctx.data.get(QUANTIZED) ?? new Map(), options);
+        return model;
+      }),
+  };
+}

@@ -1,0 +1,116 @@
+import type { Pass } from "@quanta/core";
+import { type Graph, type Model, type Node, constantOf } from "@quanta/ir";
+import { type Tensor, tensor } from "@quanta/tensor";
+import { Effect } from "effect";
+import { upgradeToOpset13 } from "./upgrade.js";
+
+const isOnnx = (n: Node) => n.domain === "" || n.domain === "ai.onnx";
+
+/** A Constant node's value as a tensor (value, value_float(s), value_int(s)), or undefined. */
+function constantNodeValue(n: Node): Tensor | undefined {
+  const a = n.attributes.get("value");
+  if (a?.type === "tensor") {
+    try {
+      return a.value.load();
+    } catch {
+      return undefined;
+    }
+  }
+  const f = n.attributes.get("value_float");
+  if (f?.type === "float") return tensor("float32", [], Float32Array.of(f.value));
+  const fs = n.attributes.get("value_floats");
+  if (fs?.type === "floats") return tensor("float32", [fs.value.length], Float32Array.from(fs.value));
+  const i = n.attributes.get("value_int");
+  if (i?.type === "int") return tensor("int64", [], BigInt64Array.of(i.value));
+  const is = n.attributes.get("value_ints");
+  if (is?.type === "ints") return tensor("int64", [is.value.length], BigInt64Array.from(is.value));
+  return undefined;
+}
+
+/** Turns every ONNX Constant node (in every graph) into an initializer of its graph. Returns how many. */
+export function promoteConstants(model: Model): number {
+  let n = 0;
+  for (const g of model.allGraphs()) {
+    for (const node of [...g.nodes]) {
+      if (node.op !== "Constant" || !isOnnx(node) || node.outputs.length !== 1 || !node.outputs[0]) continue;
+      const t = constantNodeValue(node);
+      if (!t) continue;
+      const a = node.attributes.get("value");
+      const out = node.outputs[0];
+      // The initializer takes a fresh name derived from the output's (names are never reused in a model).
+      const c = g.addConstant(out.name, a?.type === "tensor" ? a.value : constantOf(t));
+      g.removeNode(node, [c]);
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
+ * Folds inference-mode BatchNormalization into a preceding Conv (or Gemm with transB) whose weights
+ * are constant and whose output feeds only the BatchNormalization. Returns how many were folded.
+ */
+export function foldBatchNorm(model: Model): number {
+  let folded = 0;
+  for (const g of model.allGraphs()) {
+    for (const bn of [...g.nodes]) {
+      if (bn.op !== "BatchNormalization" || !isOnnx(bn) || bn.outputs.filter(Boolean).length !== 1) continue;
+      if (bn.int("training_mode", 0) !== 0) continue;
+      const x = bn.inputs[0];
+      const conv = x?.producer;
+      if (!x || !conv || conv.op !== "Conv" || !isOnnx(conv) || x.uses.length !== 1 || g.outputs.includes(x) || conv.graph !== g) continue;
+      const w = conv.inputs[1];
+      const b = conv.inputs[2];
+      const params = [1, 2, 3, 4].map((i) => bn.inputs[i]?.constant);
+      if (!w?.constant || params.some((p) => !p) || (b && !b.constant)) continue;
+      if (w.uses.length !== 1 || (b && b.uses.length !== 1)) continue; // shared weights: leave them alone
+      const W = w.constant.load();
+      if (W.dtype !== "float32") continue;
+      const [scale, beta, mean, variance] = params.map((p) => p!.load().data as Float32Array);
+      const eps = bn.float("epsilon", 1e-5);
+      const cout = W.shape[0]!;
+      if (scale!.length !== cout || beta!.length !== cout || mean!.length !== cout || variance!.length !== cout) continue;
+      const per = W.data.length / cout;
+      const nw = new Float32Array(W.data.length);
+      const nb = new Float32Array(cout);
+      const oldB = b ? (b.constant!.load().data as Float32Array) : undefined;
+      for (let c = 0; c < cout; c++) {
+        const k = scale![c]! / Math.sqrt(variance![c]! + eps);
+        for (let i = 0; i < per; i++) nw[c * per + i] = (W.data as Float32Array)[c * per + i]! * k;
+        nb[c] = ((oldB ? oldB[c]! : 0) - mean![c]!) * k + beta![c]!;
+      }
+      const nwv = g.addConstant(`${w.name}_bnfolded`, constantOf(tensor("float32", W.shape, nw)));
+      const nbv = g.addConstant(`${b?.name ?? `${conv.name || "conv"}_bias`}_bnfolded`, constantOf(tensor("float32", [cout], nb)));
+      conv.setInput(1, nwv);
+      if (conv.inputs.length < 3) conv.inputs.push(null);
+      conv.setInput(2, nbv);
+      removeIfUnused(g, w);
+      if (b) removeIfUnused(g, b);
+      const y = bn.outputs.find(Boolean)!;
+      g.removeNode(bn, bn.outputs.map((o) => (o === y ? x : undefined)));
+      for (const p of bn.inputs.slice(1)) if (p) removeIfUnused(g, p);
+      folded++;
+    }
+  }
+  return folded;
+}
+
+function removeIfUnused(g: Graph, v: import("@quanta/ir").Value): void {
+  if (v.graph === g && v.constant && v.uses.length === 0 && !g.outputs.includes(v) && !g.inputs.includes(v)) g.removeValue(v);
+}
+
+/** Preprocessing pass: ONNX models below opset 13 are upgraded to it, Constant nodes become initializers, BatchNormalization folds into Conv. */
+export const preprocess: Pass = {
+  name: "preprocess",
+  requires: ["model"],
+  provides: ["preprocessed"],
+  run: (model, ctx) =>
+    Effect.gen(function* () {
+      const from = model.format === "onnx" ? upgradeToOpset13(model) : undefined;
+      if (from !== undefined && from < 13) yield* ctx.progress(0, 1, `upgraded the model from opset ${from} to 13`);
+      const promoted = promoteConstants(model);
+      const folded = foldBatchNorm(model);
+      yield* ctx.progress(1, 1, `${promoted} Constant nodes promoted, ${folded} BatchNormalization folded`);
+      return model;
+    }),
+};

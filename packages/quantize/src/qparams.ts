@@ -1,0 +1,133 @@
+import type { Pass } from "@quanta/core";
+import type { Value } from "@quanta/ir";
+import type { QuantSpec } from "@quanta/schemes";
+import { type Tensor, computeQParams, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
+import { Effect } from "effect";
+import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type TensorQParams } from "./keys.js";
+
+type IntTarget = Exclude<QuantSpec["dtype"], "float16" | "float8e4m3fn">;
+const isInt = (d: QuantSpec["dtype"]): d is IntTarget => d !== "float16" && d !== "float8e4m3fn";
+const opts = (s: QuantSpec & { dtype: IntTarget }) => ({ dtype: s.dtype, symmetric: s.symmetric, narrowRange: s.narrowRange, reduceRange: s.reduceRange, convention: s.convention });
+
+/**
+ * Min and max of a weight per channel along `axis` (or per block of `blockSize` along `axis`, for each
+ * index of the other axes), or over the whole tensor when `axis` is undefined.
+ */
+export function weightRanges(t: Tensor<"float32">, axis: number | undefined, blockSize?: number): { min: Float32Array; max: Float32Array; count: number } {
+  const d = t.data;
+  if (axis === undefined) {
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return { min: Float32Array.of(lo), max: Float32Array.of(hi), count: 1 };
+  }
+  const shape = t.shape;
+  const n = shape[axis]!;
+  let inner = 1;
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i]!;
+  const outer = d.length / (n * inner);
+  const groups = blockSize ? Math.ceil(n / blockSize) : n;
+  // Parameter layout: input shape with dim `axis` replaced by `groups` (ONNX's block-wise scale shape).
+  const count = blockSize ? outer * groups * inner : n;
+  const min = new Float32Array(count).fill(Number.POSITIVE_INFINITY);
+  const max = new Float32Array(count).fill(Number.NEGATIVE_INFINITY);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < n; c++) {
+      const g = blockSize ? (o * groups + Math.floor(c / blockSize)) * inner : c;
+      const base = (o * n + c) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = d[base + i]!;
+        const k = blockSize ? g + i : g;
+        if (v < min[k]!) min[k] = v;
+        if (v > max[k]!) max[k] = v;
+      }
+    }
+  }
+  return { min, max, count };
+}
+
+/** Scale and zero point of every (channel/block) range under a spec. */
+function paramsFor(spec: QuantSpec & { dtype: IntTarget }, min: Float32Array, max: Float32Array): { scale: Float32Array; zeroPoint: Int32Array } {
+  const scale = new Float32Array(min.length);
+  const zeroPoint = new Int32Array(min.length);
+  for (let i = 0; i < min.length; i++) {
+    const p = computeQParams(min[i]!, max[i]!, opts(spec));
+    scale[i] = p.scale;
+    zeroPoint[i] = p.zeroPoint;
+  }
+  return { scale, zeroPoint };
+}
+
+const INT32_MAX = 2147483647;
+
+/**
+ * QParams pass: activation parameters from calibrated ranges (shared ones copied), weights quantized
+ * per tensor/channel/block from their own values, biases to int32 with scale = s_input * s_weight.
+ */
+export const qparams: Pass = {
+  name: "qparams",
+  requires: ["annotations"],
+  provides: ["qparams"],
+  run: (model, ctx) =>
+    Effect.gen(function* () {
+      const ann = ctx.data.need(ANNOTATIONS);
+      const ranges = ctx.data.get(RANGES);
+      const out = new Map<Value, TensorQParams>();
+      const quantized = new Map<Value, Tensor>();
+      for (const [v, a] of ann.tensors) {
+        if ((a.kind === "activation" || a.kind === "weight") && !isInt(a.spec.dtype)) continue; // float targets: see the fp16 pass
+        if (a.kind === "activation") {
+          const r = ranges?.get(v);
+          if (!r) continue; // dynamic / weight-only: no calibrated range
+          const p = computeQParams(r.min, r.max, opts(a.spec as QuantSpec & { dtype: IntTarget }));
+          out.set(v, { dtype: a.spec.dtype, scale: Float32Array.of(p.scale), zeroPoint: Int32Array.of(p.zeroPoint) });
+        } else if (a.kind === "weight") {
+          const t = v.constant!.load() as Tensor<"float32">;
+          const g = a.spec.granularity;
+          const axis = g.kind === "tensor" ? undefined : a.axis;
+          const blockSize = g.kind === "block" ? g.blockSize : undefined;
+          const r = weightRanges(t, axis, blockSize);
+          const spec = a.spec as QuantSpec & { dtype: IntTarget };
+          const p = paramsFor(spec, r.min, r.max);
+          const qp: TensorQParams = { dtype: a.spec.dtype, ...p, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}) };
+          out.set(v, qp);
+          quantized.set(v, quantizeLinear(t, { scale: p.scale, zeroPoint: p.zeroPoint, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}) }, spec.dtype));
+        }
+      }
+      for (const [v, a] of ann.tensors) {
+        if (a.kind === "shared") {
+          const p = out.get(a.with);
+          if (p) out.set(v, p);
+        }
+      }
+      for (const [v, a] of ann.tensors) {
+        if (a.kind !== "bias") continue;
+        const si = out.get(a.input);
+        const sw = out.get(a.weight);
+        if (!si || !sw) continue;
+        const b = v.constant!.load().data as Float32Array;
+        const scale = new Float32Array(b.length);
+        const q = new Int32Array(b.length);
+        let overflow = false;
+        for (let c = 0; c < b.length; c++) {
+          scale[c] = Math.fround(si.scale[0]! * sw.scale[sw.scale.length === 1 ? 0 : c]!);
+          const x = roundHalfEven(Math.fround(b[c]! / scale[c]!));
+          if (!Number.isFinite(x) || Math.abs(x) > INT32_MAX || scale[c] === 0) overflow = true;
+          q[c] = x;
+        }
+        if (overflow) {
+          yield* ctx.warn(`bias '${v.name}' does not fit int32 at scale s_input*s_weight: kept in float`);
+          continue;
+        }
+        out.set(v, { dtype: "int32", scale, zeroPoint: new Int32Array(b.length), axis: 0 });
+        quantized.set(v, tensor("int32", [b.length], q));
+      }
+      ctx.data.set(QPARAMS, out);
+      ctx.data.set(QUANTIZED, quantized);
+      return model;
+    }),
+};
