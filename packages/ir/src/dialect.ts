@@ -33,7 +33,8 @@ export interface Dialect {
 /** Traits of `op` in `domain` ("" = the dialect's default domain); `{}` when the dialect knows nothing of it. */
 export function traitsOf(dialect: Dialect, op: string, domain = ""): OpTraits {
   const key = domain && domain !== "ai.onnx" ? `${domain}::${op}` : op;
-  return dialect.table[key] ?? EMPTY;
+  // Own entries only: an op named "constructor" or "toString" must not find Object.prototype's members.
+  return Object.hasOwn(dialect.table, key) ? dialect.table[key]! : EMPTY;
 }
 
 const EMPTY: OpTraits = Object.freeze({});
@@ -44,19 +45,31 @@ export function channelAxis(w: WeightInput, node: Node, rank: number): number {
   return a < 0 ? a + rank : a;
 }
 
-/** A new dialect with `extra` entries added to (or replacing) `base`'s. */
+/** A new dialect with `extra` entries added to (or replacing) `base`'s; `base` is left as it is. */
 export function extendDialect(base: Dialect, extra: Readonly<Record<string, OpTraits>>, name = base.name): Dialect {
   return Object.freeze({ name, layout: base.layout, table: Object.freeze<Record<string, OpTraits>>({ ...base.table, ...extra }) });
 }
 
-const keep: OpTraits = Object.freeze({ keepsQParams: true, activationInputs: [0] });
-const act: OpTraits = Object.freeze({ fusableActivation: true, activationInputs: [0] });
+/** Freezes a built-in table, its entries and their arrays, so that no caller can change a shared dialect. */
+function freezeTable(table: Record<string, OpTraits>): Readonly<Record<string, OpTraits>> {
+  for (const t of Object.values(table)) {
+    if (Object.isFrozen(t)) continue;
+    if (t.weights) for (const w of t.weights) Object.freeze(w);
+    if (t.weights) Object.freeze(t.weights);
+    if (t.activationInputs) Object.freeze(t.activationInputs);
+    Object.freeze(t);
+  }
+  return Object.freeze(table);
+}
+
+const keep: OpTraits = Object.freeze({ keepsQParams: true, activationInputs: Object.freeze([0]) });
+const act: OpTraits = Object.freeze({ fusableActivation: true, activationInputs: Object.freeze([0]) });
 
 /** ONNX (default domain plus com.microsoft ops), NCHW. */
 export const onnxDialect: Dialect = Object.freeze({
   name: "onnx",
   layout: "NCHW",
-  table: Object.freeze<Record<string, OpTraits>>({
+  table: freezeTable({
     Conv: { quantizable: true, activationInputs: [0], weights: [{ input: 1, role: "weight", channelAxis: 0 }, { input: 2, role: "bias", channelAxis: 0 }] },
     // ConvTranspose weight is [C_in, C_out/group, k...]: output channels on axis 1.
     ConvTranspose: { quantizable: true, activationInputs: [0], weights: [{ input: 1, role: "weight", channelAxis: 1 }, { input: 2, role: "bias", channelAxis: 0 }] },
@@ -111,7 +124,7 @@ export const onnxDialect: Dialect = Object.freeze({
 export const tfliteDialect: Dialect = Object.freeze({
   name: "tflite",
   layout: "NHWC",
-  table: Object.freeze<Record<string, OpTraits>>({
+  table: freezeTable({
     CONV_2D: { quantizable: true, activationInputs: [0], weights: [{ input: 1, role: "weight", channelAxis: 0 }, { input: 2, role: "bias", channelAxis: 0 }] },
     DEPTHWISE_CONV_2D: { quantizable: true, activationInputs: [0], weights: [{ input: 1, role: "weight", channelAxis: 3 }, { input: 2, role: "bias", channelAxis: 0 }] },
     TRANSPOSE_CONV: { quantizable: true, activationInputs: [2], weights: [{ input: 1, role: "weight", channelAxis: 0 }, { input: 3, role: "bias", channelAxis: 0 }] },

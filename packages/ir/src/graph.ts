@@ -37,15 +37,17 @@ export class Value {
     return this._name;
   }
 
-  /** Renames the value; the new name must be unused in the model. */
+  /** Renames the value; the new name must be unused in the model (names of removed values stay reserved). */
   rename(name: string): void {
     if (name === this._name) return;
     const scope = this.graph.scope;
     if (scope.has(name)) throw new RewriteError(`cannot rename '${this._name}' to '${name}': name in use`);
     scope.add(name);
-    this.graph.valueMap.delete(this._name);
+    const map = this.graph.valueMap;
+    const registered = map.get(this._name) === this;
+    if (registered) map.delete(this._name);
     this._name = name;
-    this.graph.valueMap.set(name, this);
+    if (registered) map.set(name, this);
   }
 
   get isConstant(): boolean {
@@ -53,11 +55,11 @@ export class Value {
   }
 
   get isGraphInput(): boolean {
-    return this.graph.inputs.includes(this);
+    return this.graph.hasInput(this);
   }
 
   get isGraphOutput(): boolean {
-    return this.graph.outputs.includes(this);
+    return this.graph.hasOutput(this);
   }
 }
 
@@ -87,6 +89,14 @@ export class Node {
   docString: string;
   /** Format-specific payload (for lossless writing). */
   origin: unknown = undefined;
+  /** @internal neighbours in the graph's node list (see `Graph.nodes`). */
+  _prev: Node | undefined = undefined;
+  /** @internal */
+  _next: Node | undefined = undefined;
+  /** @internal the graph whose node list holds this node, undefined once removed. */
+  _in: Graph | undefined = undefined;
+  /** @internal generation of `_in`'s node list this node was linked in. */
+  _stamp = 0;
 
   /** @internal use `graph.addNode()`. */
   constructor(
@@ -142,12 +152,16 @@ export class Node {
     return out;
   }
 
-  /** Replaces input `index` (updating use lists). */
+  /** Replaces input `index` (updating use lists); `index` may be `inputs.length` to append an input. */
   setInput(index: number, value: Value | null): void {
-    if (index < 0 || index > this.inputs.length) throw new RewriteError(`input index ${index} out of range for ${describe(this)}`);
-    const old = this.inputs[index];
-    if (old) removeUse(old, this, index);
+    if (!Number.isInteger(index) || index < 0 || index > this.inputs.length) {
+      throw new RewriteError(`input index ${index} out of range for ${describe(this)}`);
+    }
+    // Check before touching anything, so that a refused change leaves the use lists intact.
     if (value) checkVisible(this.graph, value, this);
+    const old = this.inputs[index];
+    if (old === value) return;
+    if (old) removeUse(old, this, index);
     this.inputs[index] = value;
     if (value) value.uses.push({ node: this, index });
   }
@@ -166,13 +180,63 @@ export function describe(node: Node): string {
 
 /** Is `v` visible from graph `g` (defined in g or an enclosing graph)? */
 function visible(g: Graph, v: Value): boolean {
-  for (let s: Graph | undefined = g; s; s = s.parent?.graph) if (v.graph === s) return true;
-  return false;
+  return isOwnedBy(g, v.graph);
 }
 
 function checkVisible(g: Graph, v: Value, node: Node): void {
   if (!visible(g, v)) throw new RewriteError(`value '${v.name}' is not visible from ${describe(node)}`);
 }
+
+/** Is `inner` the graph `g` or nested (at any depth) in it? */
+function isOwnedBy(inner: Graph, g: Graph): boolean {
+  for (let s: Graph | undefined = inner; s; s = s.parent?.graph) if (s === g) return true;
+  return false;
+}
+
+/**
+ * A view of `target` that runs `read` before every access and `write` before every change, so that
+ * an array the graph hands out stays a plain, mutable array while the graph keeps indexes over it.
+ */
+function watched<T>(target: T[], read: () => void, write: () => void): T[] {
+  return new Proxy(target, {
+    get(t, p) {
+      read();
+      return Reflect.get(t, p);
+    },
+    has(t, p) {
+      read();
+      return Reflect.has(t, p);
+    },
+    ownKeys(t) {
+      read();
+      return Reflect.ownKeys(t);
+    },
+    getOwnPropertyDescriptor(t, p) {
+      read();
+      return Reflect.getOwnPropertyDescriptor(t, p);
+    },
+    set(t, p, v) {
+      read();
+      write();
+      return Reflect.set(t, p, v);
+    },
+    deleteProperty(t, p) {
+      read();
+      write();
+      return Reflect.deleteProperty(t, p);
+    },
+    defineProperty(t, p, d) {
+      read();
+      write();
+      return Reflect.defineProperty(t, p, d);
+    },
+  });
+}
+
+const noop = (): void => {};
+
+/** Per name scope: the next suffix to try for a base name (names never leave a scope, so it only grows). */
+const suffixes = new WeakMap<Set<string>, Map<string, number>>();
 
 /**
  * A graph: ordered nodes, inputs, outputs and initializers. Subgraphs (If/Loop/Scan bodies) are
@@ -180,9 +244,14 @@ function checkVisible(g: Graph, v: Value, node: Node): void {
  */
 export class Graph {
   name: string;
-  readonly nodes: Node[] = [];
-  readonly inputs: Value[] = [];
-  readonly outputs: Value[] = [];
+  /**
+   * The nodes, in order. Prefer the graph's methods to change it (`addNode`, `insertOnEdge`,
+   * `removeNode`, `sort`): they keep use lists right and run in constant time, the list being
+   * linked internally; direct changes to the array are allowed and picked up.
+   */
+  readonly nodes: Node[];
+  readonly inputs: Value[];
+  readonly outputs: Value[];
   /** Values holding constants, in file order. */
   readonly initializers: Value[] = [];
   docString = "";
@@ -191,7 +260,24 @@ export class Graph {
   /** @internal values defined in this graph, by name. */
   readonly valueMap = new Map<string, Value>();
 
-  /** @internal use `new Model()` / `Graph.subgraph()`. */
+  // Node order: `_arr` (behind the `nodes` view) and a linked list through Node._prev/_next.
+  // At most one of them is stale: the array after list edits, the list after direct array writes.
+  private readonly _arr: Node[] = [];
+  private _arrStale = false;
+  private _listStale = false;
+  private _head: Node | undefined = undefined;
+  private _tail: Node | undefined = undefined;
+  private _stamp = 1;
+  // Membership indexes of `inputs` / `outputs`, rebuilt after a write.
+  private readonly _ins: Value[] = [];
+  private readonly _outs: Value[] = [];
+  private _insSet: Set<Value> | undefined = undefined;
+  private _outsSet: Set<Value> | undefined = undefined;
+  /** Nodes of this graph that may own subgraphs (pruned lazily). */
+  private readonly _owners = new Set<Node>();
+  private _parent: Node | undefined;
+
+  /** @internal use `new Model()` / `Graph.subgraph()` / `Model.addGraph()`. */
   constructor(
     name: string,
     /**
@@ -199,14 +285,46 @@ export class Graph {
      * Names stay reserved after their value is removed.
      */
     readonly scope: Set<string>,
-    /** The node whose attribute owns this graph (undefined for a main graph). */
-    public parent: Node | undefined = undefined,
+    parent: Node | undefined = undefined,
   ) {
     this.name = name;
+    this.nodes = watched(
+      this._arr,
+      () => this._syncArray(),
+      () => {
+        this._listStale = true;
+      },
+    );
+    // util.inspect looks at a proxy's target without its traps: bring the target up to date first.
+    Object.defineProperty(this._arr, Symbol.for("nodejs.util.inspect.custom"), {
+      value: () => {
+        this._syncArray();
+        return [...this._arr];
+      },
+    });
+    this.inputs = watched(this._ins, noop, () => {
+      this._insSet = undefined;
+    });
+    this.outputs = watched(this._outs, noop, () => {
+      this._outsSet = undefined;
+    });
+    this._parent = parent;
+    parent?.graph._owners.add(parent);
   }
 
-  /** Creates an empty subgraph sharing this graph's name scope; attach it with a graph attribute. */
+  /** The node whose attribute owns this graph (undefined for a top-level graph). */
+  get parent(): Node | undefined {
+    return this._parent;
+  }
+
+  set parent(node: Node | undefined) {
+    this._parent = node;
+    node?.graph._owners.add(node);
+  }
+
+  /** Creates an empty subgraph sharing this graph's name scope; attach it with a graph attribute of `owner`. */
   subgraph(name: string, owner?: Node): Graph {
+    if (owner && owner.graph !== this) throw new RewriteError(`${describe(owner)} does not belong to graph '${this.name}'`);
     return new Graph(name, this.scope, owner);
   }
 
@@ -224,21 +342,49 @@ export class Graph {
     return this.valueMap.values();
   }
 
+  /** Is `v` one of this graph's inputs? (Constant time.) */
+  hasInput(v: Value): boolean {
+    this._insSet ??= new Set(this._ins);
+    return this._insSet.has(v);
+  }
+
+  /** Is `v` one of this graph's outputs? (Constant time.) */
+  hasOutput(v: Value): boolean {
+    this._outsSet ??= new Set(this._outs);
+    return this._outsSet.has(v);
+  }
+
+  /** Is `node` in this graph's node list? (Constant time.) */
+  hasNode(node: Node): boolean {
+    this._syncList();
+    return node._in === this && node._stamp === this._stamp;
+  }
+
   /** A name not used anywhere in the model, based on `base`. */
   uniqueName(base: string): string {
     if (!this.scope.has(base)) return base;
-    for (let i = 1; ; i++) {
+    let next = suffixes.get(this.scope);
+    if (!next) suffixes.set(this.scope, (next = new Map()));
+    for (let i = next.get(base) ?? 1; ; i++) {
       const n = `${base}_${i}`;
-      if (!this.scope.has(n)) return n;
+      if (!this.scope.has(n)) {
+        next.set(base, i);
+        return n;
+      }
     }
   }
 
   /**
    * @internal creates a value owned by this graph. With `exact`, `name` must not be defined in this
-   * graph or an enclosing one (sibling subgraphs may reuse names); otherwise a fresh name is derived.
+   * graph, an enclosing one or a nested one (sibling subgraphs may reuse names); otherwise a fresh name is derived.
    */
   newValue(name: string, type?: TensorType, exact = false): Value {
-    if (exact && this.value(name)) throw new InvalidGraph(`value '${name}' is defined twice`, `graph '${this.name}'`);
+    if (exact) {
+      if (this.value(name)) throw new InvalidGraph(`value '${name}' is defined twice`, `graph '${this.name}'`);
+      for (const sub of this.nestedGraphs()) {
+        if (sub.valueMap.has(name)) throw new InvalidGraph(`value '${name}' is already defined in nested graph '${sub.name}'`, `graph '${this.name}'`);
+      }
+    }
     const n = exact ? name : this.uniqueName(name);
     const v = new Value(this, n, type);
     this.scope.add(n);
@@ -266,55 +412,62 @@ export class Graph {
     this.outputs.push(v);
   }
 
-  /** Adds a node; new output values are created for names/nulls. Keeps `nodes` in insertion order. */
+  /**
+   * Adds a node; new output values are created for names/nulls. Appends to `nodes` unless `before`
+   * is given. Everything is checked first: on a RewriteError the graph is unchanged.
+   */
   addNode(init: NodeInit): Node {
+    for (const v of init.inputs) {
+      if (v && !visible(this, v)) throw new RewriteError(`value '${v.name}' is not visible from graph '${this.name}'`);
+    }
+    const seen = new Set<Value>();
+    for (const o of init.outputs) {
+      if (o === null || typeof o === "string") continue;
+      if (o.graph !== this) throw new RewriteError(`output '${o.name}' belongs to another graph`);
+      if (o.producer || o.constant || this.hasInput(o) || seen.has(o)) throw new RewriteError(`value '${o.name}' is already defined`);
+      if (this.valueMap.get(o.name) !== o) throw new RewriteError(`value '${o.name}' was removed from graph '${this.name}'`);
+      seen.add(o);
+    }
+    if (init.before && !this.hasNode(init.before)) {
+      throw new RewriteError(`'before' node ${describe(init.before)} is not in graph '${this.name}'`);
+    }
     const node = new Node(this, init);
     for (const [i, v] of init.inputs.entries()) {
-      if (v) checkVisible(this, v, node);
       node.inputs.push(v);
       if (v) v.uses.push({ node, index: i });
     }
     for (const o of init.outputs) {
-      if (o === null) {
-        node.outputs.push(null);
-        continue;
-      }
-      const v = typeof o === "string" ? this.newValue(o) : o;
-      if (v.graph !== this) throw new RewriteError(`output '${v.name}' belongs to another graph`);
-      if (v.producer || v.constant || v.isGraphInput) throw new RewriteError(`value '${v.name}' is already defined`);
-      v.producer = node;
+      const v = o === null ? null : typeof o === "string" ? this.newValue(o) : o;
+      if (v) v.producer = node;
       node.outputs.push(v);
     }
-    if (init.before) {
-      const at = this.nodes.indexOf(init.before);
-      if (at < 0) throw new RewriteError(`'before' node ${describe(init.before)} is not in graph '${this.name}'`);
-      this.nodes.splice(at, 0, node);
-    } else this.nodes.push(node);
+    for (const a of node.attributes.values()) if (a.type === "graph" || a.type === "graphs") this._owners.add(node);
+    this._link(node, init.before);
     return node;
   }
 
   /**
-   * Points every use of `from` (node inputs in this graph and its subgraphs, and graph outputs
-   * unless `keepOutputs`) at `to`. Uses by `except` are left alone (useful when `to` is computed from `from`).
+   * Points every use of `from` (node inputs in any graph, and outputs of this graph and of the
+   * graphs nested in it unless `keepOutputs`) at `to`. Uses by `except` are left alone (useful when
+   * `to` is computed from `from`). Checked first: on a RewriteError nothing changes.
    */
   replaceUses(from: Value, to: Value, opts: { except?: Node; keepOutputs?: boolean } = {}): void {
     if (from === to) return;
-    for (const u of [...from.uses]) {
-      if (u.node === opts.except) continue;
-      if (!visible(u.node.graph, to)) throw new RewriteError(`value '${to.name}' is not visible from ${describe(u.node)}`);
-      u.node.setInput(u.index, to);
-    }
-    if (!opts.keepOutputs) {
-      const outs = this.outputs;
-      for (let i = 0; i < outs.length; i++) if (outs[i] === from) outs[i] = to;
-    }
+    const uses = from.uses.filter((u) => u.node !== opts.except);
+    const outs = opts.keepOutputs ? [] : this.graphsOutputting(from);
+    for (const u of uses) if (!visible(u.node.graph, to)) throw new RewriteError(`value '${to.name}' is not visible from ${describe(u.node)}`);
+    for (const g of outs) if (!visible(g, to)) throw new RewriteError(`value '${to.name}' is not visible from graph '${g.name}'`);
+    for (const u of uses) u.node.setInput(u.index, to);
+    for (const g of outs) replaceOutput(g, from, to);
   }
 
   /**
    * Inserts a node on the edge leaving `value`: the node reads `value` (as input 0 unless `inputs` is given)
-   * and its first output replaces `value` for the chosen consumers (all of them by default,
-   * graph outputs included unless `keepOutputs`). Returns the new node. The node is placed right
-   * after `value`'s producer (or at the start for graph inputs and constants).
+   * and its first output replaces `value` for the chosen consumers (by default all of them in this
+   * graph and its subgraphs, graph outputs included unless `keepOutputs`). Returns the new node.
+   * The node is placed right after the last producer of its inputs in this graph (`value`'s producer,
+   * or the start of the graph for graph inputs and constants) unless `before` is given.
+   * Checked first: on a RewriteError nothing changes.
    */
   insertOnEdge(
     value: Value,
@@ -326,83 +479,224 @@ export class Graph {
     },
   ): Node {
     if (!visible(this, value)) throw new RewriteError(`value '${value.name}' is not visible from graph '${this.name}'`);
-    const consumers = init.consumers ? [...init.consumers] : value.uses.filter((u) => u.node.graph === this || isInside(u.node.graph, this));
-    let before = init.before;
-    if (!before) {
-      const p = value.producer && value.producer.graph === this ? this.nodes.indexOf(value.producer) : -1;
-      before = this.nodes[p + 1];
-    }
-    const node = this.addNode({
-      ...init,
-      inputs: init.inputs ?? [value],
-      outputs: init.outputs ?? [`${value.name}_${init.op}`],
-      ...(before ? { before } : {}),
-    });
-    const out = node.outputs[0];
-    if (!out) throw new RewriteError(`inserted node ${describe(node)} has no first output`);
+    let consumers: Use[];
+    if (init.consumers) {
+      consumers = [...init.consumers];
+      for (const u of consumers) {
+        if (u.node.inputs[u.index] !== value) throw new RewriteError(`input ${u.index} of ${describe(u.node)} does not read '${value.name}'`);
+        if (!isOwnedBy(u.node.graph, this)) throw new RewriteError(`${describe(u.node)} is not in graph '${this.name}' or one of its subgraphs`);
+      }
+    } else consumers = value.uses.filter((u) => isOwnedBy(u.node.graph, this));
+    const inputs = init.inputs ?? [value];
+    const outputs = init.outputs ?? [`${value.name}_${init.op}`];
+    if (outputs[0] === null || outputs[0] === undefined) throw new RewriteError(`a node inserted on '${value.name}' needs a first output`);
+    const outs = init.keepOutputs || init.consumers ? [] : this.graphsOutputting(value);
+    const before = init.before ?? this._afterProducers(inputs);
+    const { consumers: _c, keepOutputs: _k, ...rest } = init;
+    const node = this.addNode({ ...rest, inputs, outputs, ...(before ? { before } : {}) });
+    const out = node.outputs[0]!;
     for (const u of consumers) if (u.node !== node) u.node.setInput(u.index, out);
-    if (!init.keepOutputs && !init.consumers) {
-      for (let i = 0; i < this.outputs.length; i++) if (this.outputs[i] === value) this.outputs[i] = out;
-    }
+    for (const g of outs) replaceOutput(g, value, out);
     return node;
   }
 
   /**
-   * Removes `node`. Each used output must be given a replacement in `replaceOutputs` (same order as
-   * outputs; `undefined` for unused ones), otherwise a RewriteError is thrown and nothing changes.
+   * Removes `node`. Each used output (read by a node or listed as an output of this graph or a
+   * nested one) must be given a replacement in `replaceOutputs` (same order as outputs; `undefined`
+   * for unused ones), otherwise a RewriteError is thrown and nothing changes. Uses that nodes of the
+   * removed node's subgraphs held on outer values are dropped.
    */
   removeNode(node: Node, replaceOutputs: readonly (Value | undefined)[] = []): void {
-    const at = this.nodes.indexOf(node);
-    if (at < 0) throw new RewriteError(`${describe(node)} is not in graph '${this.name}'`);
+    if (!this.hasNode(node)) throw new RewriteError(`${describe(node)} is not in graph '${this.name}'`);
     for (const [i, o] of node.outputs.entries()) {
       if (!o) continue;
-      const used = o.uses.length > 0 || this.outputs.includes(o);
-      if (used && !replaceOutputs[i]) throw new RewriteError(`cannot remove ${describe(node)}: output '${o.name}' is still used`);
+      const r = replaceOutputs[i];
+      const outs = this.graphsOutputting(o);
+      if (!r) {
+        if (o.uses.length > 0 || outs.length > 0) throw new RewriteError(`cannot remove ${describe(node)}: output '${o.name}' is still used`);
+        continue;
+      }
+      if (r.producer === node) throw new RewriteError(`cannot replace output '${o.name}' of ${describe(node)} by its own output '${r.name}'`);
+      for (const u of o.uses) if (!visible(u.node.graph, r)) throw new RewriteError(`value '${r.name}' is not visible from ${describe(u.node)}`);
+      for (const g of outs) if (!visible(g, r)) throw new RewriteError(`value '${r.name}' is not visible from graph '${g.name}'`);
     }
     for (const [i, o] of node.outputs.entries()) {
       if (!o) continue;
       const r = replaceOutputs[i];
       if (r) this.replaceUses(o, r);
       o.producer = undefined;
-      this.valueMap.delete(o.name);
+      if (this.valueMap.get(o.name) === o) this.valueMap.delete(o.name);
     }
     for (const [i, v] of node.inputs.entries()) if (v) removeUse(v, node, i);
-    this.nodes.splice(at, 1);
+    for (const sub of node.subgraphs()) dropOuterUses(sub, sub);
+    this._owners.delete(node);
+    this._unlink(node);
   }
 
   /** Removes an unused initializer or graph input value. */
   removeValue(v: Value): void {
     if (v.graph !== this) throw new RewriteError(`value '${v.name}' belongs to graph '${v.graph.name}'`);
-    if (v.uses.length > 0 || this.outputs.includes(v)) throw new RewriteError(`value '${v.name}' is still used`);
+    if (v.uses.length > 0 || this.graphsOutputting(v).length > 0) throw new RewriteError(`value '${v.name}' is still used`);
     if (v.producer) throw new RewriteError(`value '${v.name}' is produced by ${describe(v.producer)}: remove the node`);
     const ii = this.initializers.indexOf(v);
     if (ii >= 0) this.initializers.splice(ii, 1);
-    const gi = this.inputs.indexOf(v);
-    if (gi >= 0) this.inputs.splice(gi, 1);
-    this.valueMap.delete(v.name);
+    for (let gi = this.inputs.indexOf(v); gi >= 0; gi = this.inputs.indexOf(v)) this.inputs.splice(gi, 1);
+    if (this.valueMap.get(v.name) === v) this.valueMap.delete(v.name);
   }
 
   /** Nodes in an order where every producer precedes its consumers (stable w.r.t. `nodes`). Throws InvalidGraph on a cycle. */
   topologicalOrder(): Node[] {
-    return topoSort(this);
+    this._syncArray();
+    return topoSort(this, this._arr);
   }
 
   /** Sorts `nodes` in place topologically. */
   sort(): void {
-    const order = topoSort(this);
-    this.nodes.splice(0, this.nodes.length, ...order);
+    const order = this.topologicalOrder();
+    const a = this._arr;
+    for (let i = 0; i < order.length; i++) a[i] = order[i]!;
+    this._relink();
+  }
+
+  /** Graphs nested in this one (subgraphs of its nodes, at any depth), depth first. */
+  nestedGraphs(): Graph[] {
+    const out: Graph[] = [];
+    const walk = (g: Graph): void => {
+      for (const n of g._owners) {
+        if (!g.hasNode(n)) {
+          g._owners.delete(n);
+          continue;
+        }
+        for (const s of n.subgraphs()) {
+          if (s.parent !== n) continue;
+          out.push(s);
+          walk(s);
+        }
+      }
+    };
+    walk(this);
+    return out;
+  }
+
+  /** This graph and the graphs nested in it that list `v` among their outputs. */
+  private graphsOutputting(v: Value): Graph[] {
+    const out: Graph[] = [];
+    if (this.hasOutput(v)) out.push(this);
+    if (this._owners.size > 0) for (const g of this.nestedGraphs()) if (g.hasOutput(v)) out.push(g);
+    return out;
+  }
+
+  /** The node before which to insert a node reading `inputs`: the one after the last producer in this graph. */
+  private _afterProducers(inputs: readonly (Value | null)[]): Node | undefined {
+    this._syncList();
+    const producers = new Set<Node>();
+    for (const v of inputs) if (v?.producer && this.hasNode(v.producer)) producers.add(v.producer);
+    if (producers.size === 0) return this._head;
+    let last: Node | undefined;
+    if (producers.size === 1) [last] = producers;
+    else {
+      // Rare: several producers. Find the latest by walking the list once.
+      let left = producers.size;
+      for (let n = this._head; n && left > 0; n = n._next) {
+        if (!producers.has(n)) continue;
+        last = n;
+        left--;
+      }
+    }
+    return last?._next;
+  }
+
+  /** Brings `_arr` up to date with the linked list. */
+  private _syncArray(): void {
+    if (!this._arrStale) return;
+    this._arrStale = false;
+    const a = this._arr;
+    let i = 0;
+    for (let n = this._head; n; n = n._next) a[i++] = n;
+    a.length = i;
+  }
+
+  /** Brings the linked list up to date with `_arr` (after direct writes to `nodes`). */
+  private _syncList(): void {
+    if (!this._listStale) return;
+    this._relink();
+  }
+
+  private _relink(): void {
+    const where = `graph '${this.name}'`;
+    const seen = new Set<Node>();
+    for (const n of this._arr) {
+      if (seen.has(n)) throw new InvalidGraph(`${describe(n)} is listed twice`, where);
+      if (n.graph !== this) throw new InvalidGraph(`${describe(n)} belongs to graph '${n.graph.name}'`, where);
+      seen.add(n);
+    }
+    const stamp = ++this._stamp;
+    let prev: Node | undefined;
+    for (const n of this._arr) {
+      n._in = this;
+      n._stamp = stamp;
+      n._prev = prev;
+      if (prev) prev._next = n;
+      else this._head = n;
+      prev = n;
+    }
+    if (prev) prev._next = undefined;
+    else this._head = undefined;
+    this._tail = prev;
+    this._listStale = false;
+    this._arrStale = false;
+  }
+
+  private _link(node: Node, before: Node | undefined): void {
+    this._syncList();
+    node._in = this;
+    node._stamp = this._stamp;
+    const next = before;
+    const prev = next ? next._prev : this._tail;
+    node._prev = prev;
+    node._next = next;
+    if (prev) prev._next = node;
+    else this._head = node;
+    if (next) next._prev = node;
+    else this._tail = node;
+    if (!next && !this._arrStale) this._arr.push(node);
+    else this._arrStale = true;
+  }
+
+  private _unlink(node: Node): void {
+    this._syncList();
+    const { _prev: prev, _next: next } = node;
+    if (prev) prev._next = next;
+    else this._head = next;
+    if (next) next._prev = prev;
+    else this._tail = prev;
+    node._prev = node._next = node._in = undefined;
+    if (!next && !this._arrStale && this._arr[this._arr.length - 1] === node) this._arr.pop();
+    else this._arrStale = true;
   }
 }
 
-function isInside(g: Graph, outer: Graph): boolean {
-  for (let s: Graph | undefined = g.parent?.graph; s; s = s.parent?.graph) if (s === outer) return true;
-  return false;
+function replaceOutput(g: Graph, from: Value, to: Value): void {
+  const outs = g.outputs;
+  for (let i = 0; i < outs.length; i++) if (outs[i] === from) outs[i] = to;
 }
 
-/** Outer-scope values read by `g` or its nested subgraphs (values defined outside `g`). */
+/** Drops the uses that nodes of `g` (nested in `root`) hold on values defined outside `root`. */
+function dropOuterUses(g: Graph, root: Graph): void {
+  for (const n of g.nodes) {
+    for (const [i, v] of n.inputs.entries()) if (v && !isOwnedBy(v.graph, root)) removeUse(v, n, i);
+    for (const s of n.subgraphs()) dropOuterUses(s, root);
+  }
+}
+
+/**
+ * Outer-scope values read by `g` or its nested subgraphs (values defined outside `g`): node inputs,
+ * and graph outputs that pass an enclosing graph's value through.
+ */
 export function outerReads(g: Graph): Set<Value> {
   const out = new Set<Value>();
   const walk = (s: Graph): void => {
+    for (const v of s.outputs) if (!isOwnedBy(v.graph, g)) out.add(v);
     for (const n of s.nodes) {
       for (const v of n.inputs) if (v && !isOwnedBy(v.graph, g)) out.add(v);
       for (const sub of n.subgraphs()) walk(sub);
@@ -412,20 +706,16 @@ export function outerReads(g: Graph): Set<Value> {
   return out;
 }
 
-function isOwnedBy(inner: Graph, g: Graph): boolean {
-  for (let s: Graph | undefined = inner; s; s = s.parent?.graph) if (s === g) return true;
-  return false;
-}
-
-function topoSort(g: Graph): Node[] {
-  const n = g.nodes.length;
+function topoSort(g: Graph, nodes: readonly Node[]): Node[] {
+  const n = nodes.length;
   const index = new Map<Node, number>();
-  for (const [i, node] of g.nodes.entries()) index.set(node, i);
+  for (const [i, node] of nodes.entries()) index.set(node, i);
   // Dependencies of a node: producers (in g) of its inputs and of the outer reads of its subgraphs.
   const indeg = new Int32Array(n);
   const succ: number[][] = Array.from({ length: n }, () => []);
+  const preds: number[][] = Array.from({ length: n }, () => []);
   for (let i = 0; i < n; i++) {
-    const node = g.nodes[i]!;
+    const node = nodes[i]!;
     const deps = new Set<number>();
     const add = (v: Value | null) => {
       if (!v?.producer || v.producer.graph !== g) return;
@@ -436,6 +726,7 @@ function topoSort(g: Graph): Node[] {
     for (const sub of node.subgraphs()) for (const v of outerReads(sub)) add(v);
     for (const j of deps) {
       succ[j]!.push(i);
+      preds[i]!.push(j);
       indeg[i]!++;
     }
   }
@@ -474,12 +765,25 @@ function topoSort(g: Graph): Node[] {
   const order: Node[] = [];
   while (heap.length > 0) {
     const i = pop();
-    order.push(g.nodes[i]!);
+    order.push(nodes[i]!);
     for (const j of succ[i]!) if (--indeg[j]! === 0) push(j);
   }
   if (order.length !== n) {
-    const stuck = g.nodes.find((_, i) => indeg[i]! > 0)!;
-    throw new InvalidGraph(`cycle through ${describe(stuck)}`, `graph '${g.name}'`);
+    // Every node left over waits on another left-over node: walking back through them must loop.
+    let at = indeg.findIndex((d) => d > 0);
+    const step = new Map<number, number>();
+    while (!step.has(at)) {
+      const p = preds[at]!.find((j) => indeg[j]! > 0)!;
+      step.set(at, p);
+      at = p;
+    }
+    const cycle = [at];
+    for (let k = step.get(at)!; k !== at; k = step.get(k)!) cycle.push(k);
+    // Producer-to-consumer order, starting at the node listed first.
+    cycle.reverse();
+    const first = cycle.indexOf(cycle.reduce((a, b) => Math.min(a, b)));
+    const path = [...cycle.slice(first), ...cycle.slice(0, first)].map((k) => describe(nodes[k]!));
+    throw new InvalidGraph(`cycle through ${path.join(" -> ")} -> ${path[0]}`, `graph '${g.name}'`);
   }
   return order;
 }
@@ -506,6 +810,13 @@ export class Model {
   constructor(format: string, graphName = "main") {
     this.format = format;
     this.graph = new Graph(graphName, this.scope);
+  }
+
+  /** Adds another top-level graph (a TFLite subgraph, for example) sharing the model's name scope. */
+  addGraph(name: string): Graph {
+    const g = new Graph(name, this.scope);
+    this.graphs.push(g);
+    return g;
   }
 
   /** The version of `domain` ("" or "ai.onnx" for the default domain) imported by the model, if any. */

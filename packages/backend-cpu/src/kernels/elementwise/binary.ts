@@ -10,7 +10,6 @@ import { broadcastAll, forEachRow2, num } from "./broadcast.js";
 type Fn = (a: any, b: any) => any;
 
 const BIG = new Set<DType>(["int64", "uint64"]);
-const INT32 = new Set<DType>(["int32", "uint32"]);
 
 /** out[i] = f(a[i'], b[i'']) over the broadcast of a and b (a generic, closure-based path). */
 function generic(f: Fn, a: Tensor, b: Tensor, o: Tensor, shape: readonly number[]): void {

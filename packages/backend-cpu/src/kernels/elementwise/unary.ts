@@ -82,7 +82,6 @@ function unary(s: Spec): Kernel {
 }
 
 const fl = (f: F) => () => f;
-const attrF = (name: string, dflt: number) => (n: Node) => n.float(name, dflt);
 
 export const Abs = unary({ op: "Abs", float: fl(Math.abs), int: () => (x) => (x < 0 ? -x : x) });
 export const Neg = unary({ op: "Neg", float: fl((x) => -x), int: () => (x) => -x });
@@ -136,8 +135,8 @@ export const Elu = unary({ op: "Elu", float: (n) => { const a = n.float("alpha",
 export const Selu = unary({
   op: "Selu",
   float: (n) => {
-    const a = n.float("alpha", 1.67326319217681884765625);
-    const g = n.float("gamma", 1.05070102214050292968750);
+    const a = n.float("alpha", 1.6732631921768188);
+    const g = n.float("gamma", 1.0507010221481323);
     return (x) => (x > 0 ? g * x : g * (a * Math.exp(x) - a));
   },
 });
@@ -191,6 +190,7 @@ export const Clip: Kernel = {
         const s = x.data as BigInt64Array;
         for (let i = 0; i < n; i++) {
           const v = s[i]!;
+          // biome-ignore lint/complexity/useMathMinMax: bigint values
           (o.data as BigInt64Array)[i] = v < lo ? lo : v > hi ? hi : v;
         }
         return [o];
@@ -203,6 +203,7 @@ export const Clip: Kernel = {
         const o = out.data;
         for (let i = 0; i < n; i++) {
           const v = src[i]!;
+          // biome-ignore lint/complexity/useMathMinMax: NaN passes through Clip unchanged
           o[i] = v < lo ? lo : v > hi ? hi : v;
         }
         if (lo > hi) o.fill(hi);
@@ -215,6 +216,7 @@ export const Clip: Kernel = {
       const dst = num(o);
       for (let i = 0; i < n; i++) {
         const v = s[i]!;
+        // biome-ignore lint/complexity/useMathMinMax: one expression for every integer storage
         dst[i] = v < lo ? lo : v > hi ? hi : v;
       }
       return [o];

@@ -38,8 +38,11 @@ function variadic(op: string, f: Fn, mean = false): Kernel {
   };
 }
 
-const max: Fn = (a, b) => (typeof a === "number" ? (Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : a > b ? a : b) : a > b ? a : b);
-const min: Fn = (a, b) => (typeof a === "number" ? (Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : a < b ? a : b) : a < b ? a : b);
+// Math.max/min propagate NaN as ONNX wants; bigints compare with the operators.
+// biome-ignore lint/complexity/useMathMinMax: bigint branch cannot use Math.max
+const max: Fn = (a, b) => (typeof a === "number" ? Math.max(a, b) : a > b ? a : b);
+// biome-ignore lint/complexity/useMathMinMax: bigint branch cannot use Math.min
+const min: Fn = (a, b) => (typeof a === "number" ? Math.min(a, b) : a < b ? a : b);
 
 export const Max = variadic("Max", max);
 export const Min = variadic("Min", min);
