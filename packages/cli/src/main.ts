@@ -8,7 +8,7 @@ import { DEFAULT_FORMATS, type FileFormat, formatForOutput, formatOf } from "./f
 import { fmtBytes, formatSummary } from "./inspect.js";
 import { DEFAULT_BACKENDS, type RunBackend, benchSamples, runSamples } from "./run.js";
 import { fmtDb } from "./metrics.js";
-import { type QuantizeOptions, compareModels, quantizeModel } from "./quantize.js";
+import { type QuantizeOptions, compareModels, quantizeModel, schemeFor } from "./quantize.js";
 import { listSamples } from "./dataset.js";
 import type { ProgressEvent } from "@quanta/core";
 
@@ -26,12 +26,18 @@ usage:
                                          OUTDIR/<sample>/<output>.npy
   quanta bench MODEL --data DIR [--backend cpu] [--runs N] [--warmup N] [--json]
                                          median/min/max ms per inference of the first sample
-  quanta quantize IN -o OUT [--calibration DIR] [--mode static|weight-only] [--weights int8|int4|uint4]
-                 [--activations uint8|int8|int16] [--per-channel|--per-tensor] [--block-size N]
+  quanta quantize IN -o OUT [--calibration DIR] [--mode static|dynamic|weight-only]
+                 [--weights int8|uint8|int4|uint4|fp16|fp8] [--activations uint8|int8|int16]
+                 [--per-channel|--per-tensor] [--block-size N] [--format qdq|qoperator]
                  [--method minmax|ema|percentile|entropy|mse] [--int4-format matmulnbits|qdq]
                  [--exclude PATTERN]... [--json]
                                          static int8 QDQ with --calibration (default), else
-                                         weight-only; prints sizes, kept-float layers, output SQNR
+                                         weight-only; --mode dynamic: DynamicQuantizeLinear +
+                                         MatMulInteger/ConvInteger; --format qoperator: QLinear*
+                                         ops; --weights fp16: float16 weights behind Cast;
+                                         --weights fp8: float8 e4m3fn QDQ (opset 19; activations
+                                         too with --calibration); prints sizes, kept-float
+                                         layers, output SQNR
   quanta compare REF CAND --data DIR [--layers N] [--json]
                                          per-output SQNR (dB), cosine, max abs error; per-layer SQNR
   quanta --version | --help
@@ -282,12 +288,14 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
     const backend = yield* pickBackend(values.backend as string | undefined, backends);
     const json = !!values.json;
     const { model, format, bytes } = yield* readModel(input, formats);
-    // Hold out up to a quarter of the calibration samples (at most 4) to measure the result.
+    // Hold out up to a quarter of the calibration samples (at most 4) to measure the result; schemes
+    // without calibration (dynamic, float16, weight-only) are measured on every sample.
     let calIds: string[] | undefined;
     let heldOut: string[] = [];
-    if (calibration && mode === "static") {
+    if (calibration) {
+      const calibrated = (yield* Effect.try({ try: () => schemeFor(options), catch: (e) => e as UsageError })).mode === "static";
       const ids = [...(yield* step("reading", calibration, () => listSamples(calibration, model.graph.inputs.filter((v) => !v.constant)).ids))];
-      const h = ids.length >= 4 ? Math.min(4, Math.floor(ids.length / 4)) : 0;
+      const h = !calibrated ? ids.length : ids.length >= 4 ? Math.min(4, Math.floor(ids.length / 4)) : 0;
       heldOut = ids.slice(ids.length - h);
       calIds = ids.slice(0, ids.length - h);
     }
@@ -302,7 +310,7 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       input,
       output,
       scheme: result.scheme.name,
-      method: mode === "static" ? options.method : "none (weights only)",
+      method: result.scheme.mode === "static" ? options.method : result.scheme.mode === "dynamic" ? "none (activations quantized at run time)" : "none (weights only)",
       inputBytes: bytes,
       outputBytes: written.bytes + written.externalBytes,
       ratio: (written.bytes + written.externalBytes) / bytes,
@@ -310,6 +318,7 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       floatNodes: result.floatNodes,
       heldOutSamples: heldOut.length,
       outputs: metrics?.outputs ?? [],
+      warnings: result.warnings.map((w) => w.message),
     };
     if (json) {
       con.out(JSON.stringify(summary));

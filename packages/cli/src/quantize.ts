@@ -1,7 +1,7 @@
 import { Backend, Dataset, type ProgressEvent, progressTo } from "@quanta/core";
 import { type Model, QuantaError, describe } from "@quanta/ir";
 import { ANNOTATIONS, type Int4Format, quantizationPipeline } from "@quanta/quantize";
-import { PRESETS, type Scheme, withChanges } from "@quanta/schemes";
+import { PRESETS, type Scheme, spec, withChanges } from "@quanta/schemes";
 import type { Tensor } from "@quanta/tensor";
 import { Effect, Layer, Stream } from "effect";
 import { listSamples } from "./dataset.js";
@@ -21,10 +21,25 @@ export interface QuantizeOptions {
   readonly exclude: readonly string[];
 }
 
+/** Weight-only float8 e4m3fn: the fp8 preset's weights, activations left in float. */
+function fp8WeightOnly(): Scheme {
+  const { activations: _, ...rest } = PRESETS.fp8e4m3();
+  return Object.freeze({ ...rest, name: "fp8-e4m3-weight-only", mode: "weight-only" as const });
+}
+
 /** The scheme for command-line options (the defaults give the best accuracy without thought). */
 export function schemeFor(o: QuantizeOptions): Scheme {
-  if (o.format === "qoperator") throw new UsageError("--format qoperator is not implemented yet (use qdq)");
+  if (o.format === "qoperator") {
+    if (o.mode !== "static" || o.weights !== "int8") throw new UsageError("--format qoperator writes static int8 models (QLinearConv, QLinearMatMul...): use it with --calibration DIR and --weights int8");
+    if (o.activations === "int16") throw new UsageError("--format qoperator needs 8-bit activations: QLinear operators have no int16 form (use --format qdq)");
+  }
   let s: Scheme;
+  if (o.weights === "fp16" || o.weights === "fp8") {
+    if (o.mode === "dynamic") throw new UsageError(`--weights ${o.weights} has no dynamic mode (use --mode weight-only, or --calibration DIR for float8 activations too)`);
+    // float16 needs no calibration (a --calibration folder only measures the result); float8 activations do.
+    s = o.weights === "fp16" ? PRESETS.fp16() : o.mode === "static" ? PRESETS.fp8e4m3() : fp8WeightOnly();
+    return withChanges(s, { exclude: o.exclude });
+  }
   if (o.mode === "static") {
     if (o.weights !== "int8") throw new UsageError(`static mode quantizes weights to int8, not ${o.weights}`);
     s = o.activations === "int16" ? PRESETS.a16w8(o.method) : PRESETS.int8Static(o.activations, o.method);
@@ -33,8 +48,14 @@ export function schemeFor(o: QuantizeOptions): Scheme {
       if (![16, 32, 64, 128, 256].includes(o.blockSize)) throw new UsageError(`--block-size must be a power of two from 16 to 256, got ${o.blockSize}`);
       s = PRESETS.weightOnlyInt4(o.blockSize as 32, o.weights);
     } else if (o.weights === "int8") s = PRESETS.weightOnlyInt8();
-    else throw new UsageError(`weight-only mode supports --weights int8, int4 or uint4 (got ${o.weights})`);
-  } else throw new UsageError("--mode dynamic is not implemented yet (use static or weight-only)");
+    else throw new UsageError(`weight-only mode supports --weights int8, int4, uint4, fp16 or fp8 (got ${o.weights})`);
+  } else {
+    if (o.weights !== "int8" && o.weights !== "uint8") throw new UsageError(`dynamic mode quantizes weights to int8 or uint8, not ${o.weights}`);
+    if (o.activations !== "uint8") throw new UsageError("dynamic mode quantizes activations to uint8 at run time (DynamicQuantizeLinear): drop --activations");
+    s = PRESETS.dynamicInt8();
+    // uint8 weights: asymmetric, as onnxruntime's quantize_dynamic does for QUInt8.
+    if (o.weights === "uint8") s = { ...s, name: "dynamic-uint8", weights: spec({ dtype: "uint8", granularity: { kind: "axis" } }) };
+  }
   if (!o.perChannel && s.weights.granularity.kind === "axis") s = { ...s, weights: { ...s.weights, granularity: { kind: "tensor" } } };
   return withChanges(s, { exclude: o.exclude });
 }
@@ -77,7 +98,7 @@ export function quantizeModel(
   return Effect.gen(function* () {
     const scheme = yield* Effect.try({ try: () => schemeFor(options), catch: (e) => e as QuantaError });
     if (scheme.mode === "static" && !services.calibration) return yield* Effect.fail(new UsageError("static quantization needs --calibration DIR (or use --mode weight-only)"));
-    const p = yield* quantizationPipeline(scheme, { int4Format: options.int4Format });
+    const p = yield* quantizationPipeline(scheme, { int4Format: options.int4Format, format: options.format });
     const layer = Layer.mergeAll(
       progressTo(onProgress),
       backendLayer(services.backend),

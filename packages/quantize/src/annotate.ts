@@ -116,7 +116,8 @@ export function annotatePass(scheme: Scheme, dialectFor: (model: Model) => Diale
   return {
     name: "annotate",
     requires: ["preprocessed"],
-    provides: scheme.mode === "static" ? ["annotations", "needs-ranges"] : ["annotations"],
+    // Static mode needs activation ranges from calibration; the other modes need none, so "ranges" is settled here.
+    provides: scheme.mode === "static" ? ["annotations", "needs-ranges"] : ["annotations", "ranges"],
     run: (model, ctx) =>
       Effect.gen(function* () {
         const a = annotate(model, scheme, dialectFor(model));

@@ -55,11 +55,12 @@ function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape
   if (domain) ensureMsOpset(model);
   const ps = paramShape(p, shape);
   const sc = g.addConstant(`${name}_scale`, constantOf(tensor("float32", ps, Float32Array.from(p.scale))));
-  const zp = g.addConstant(`${name}_zero_point`, constantOf(zeroPointTensor(p.dtype, ps, p.zeroPoint)));
+  // A constant's zero point only sets the value 0 maps to (its type is the data's): all zeros, it is left out (the default).
+  const zp = p.zeroPoint.every((z) => z === 0) ? null : g.addConstant(`${name}_zero_point`, constantOf(zeroPointTensor(p.dtype, ps, p.zeroPoint)));
   const attributes: Record<string, ReturnType<typeof attr.int>> = {};
   if (p.axis !== undefined) attributes.axis = attr.int(p.axis);
   if (p.blockSize !== undefined) attributes.block_size = attr.int(p.blockSize);
-  return g.addNode({ op: "DequantizeLinear", domain, name: `${name}_DequantizeLinear`, inputs: [q, sc, zp], outputs: [`${name}_dequantized`], attributes, ...(before ? { before } : {}) });
+  return g.addNode({ op: "DequantizeLinear", domain, name: `${name}_DequantizeLinear`, inputs: zp ? [q, sc, zp] : [q, sc], outputs: [`${name}_dequantized`], attributes, ...(before ? { before } : {}) });
 }
 
 /** Replaces a float constant by quantized storage + DequantizeLinear; returns false when it is not used by float consumers any more. */
@@ -86,18 +87,48 @@ function lowerActivation(model: Model, v: Value, p: TensorQParams): void {
   g.insertOnEdge(qOut, { op: "DequantizeLinear", domain, name: `${v.name}_DequantizeLinear`, inputs: [qOut, sc, zp], outputs: [`${v.name}_dequantized`], keepOutputs: true });
 }
 
+/** Removes a constant nobody reads any more. */
+function dropIfUnused(v: Value): void {
+  const g = v.graph;
+  if (v.constant && v.uses.length === 0 && !g.outputs.includes(v) && !g.inputs.includes(v)) g.removeValue(v);
+}
+
+/** The float bias of a Gemm as N values (C of shape [N] or [1, N]), or undefined when C cannot be a MatMulNBits bias. */
+function gemmBias(node: Node, N: number): Value | null | undefined {
+  const c = node.inputs[2];
+  if (!c) return null;
+  if (c.constant?.elem !== "float32") return undefined;
+  const shape = c.constant.shape;
+  const ok = (shape.length === 1 && shape[0] === N) || (shape.length === 2 && shape[0] === 1 && shape[1] === N);
+  return ok ? c : undefined;
+}
+
 /**
- * A MatMul whose constant [K, N] weight was quantized to int4/uint4 in blocks along K becomes
- * com.microsoft MatMulNBits (B as uint8 [N, K/bs, bs/2], low nibble first; scales [N * K/bs];
- * zero points packed, omitted when all are 8).
+ * A MatMul whose constant [K, N] weight, or a Gemm (transA 0, alpha and beta 1) whose constant B
+ * ([K, N], or [N, K] with transB) was quantized to int4/uint4 in blocks along K, becomes com.microsoft
+ * MatMulNBits (B as uint8 [N, K/bs, bs/2], low nibble first; scales [N * K/bs]; zero points packed,
+ * omitted when all are 8; a Gemm's C of N values becomes the bias input).
  */
 function lowerMatMulNBits(model: Model, node: Node, w: Value, qt: Tensor, p: TensorQParams): boolean {
-  if (node.op !== "MatMul" || node.inputs[1] !== w || qt.shape.length !== 2 || p.blockSize === undefined || p.axis !== 0) return false;
-  const [K, N] = qt.shape as [number, number];
+  if (node.inputs[1] !== w || qt.shape.length !== 2 || p.blockSize === undefined) return false;
+  let transposed: boolean;
+  if (node.op === "MatMul" && (node.domain === "" || node.domain === "ai.onnx")) transposed = false;
+  else if (node.op === "Gemm" && (node.domain === "" || node.domain === "ai.onnx")) {
+    if (node.int("transA", 0) !== 0 || node.float("alpha", 1) !== 1 || node.float("beta", 1) !== 1) return false;
+    transposed = node.int("transB", 0) !== 0;
+  } else return false;
+  // Blocks run along K: axis 0 of [K, N], axis 1 of a transposed [N, K].
+  if (p.axis !== (transposed ? 1 : 0)) return false;
+  const [K, N] = (transposed ? [qt.shape[1], qt.shape[0]] : qt.shape) as [number, number];
+  const bias = node.op === "Gemm" ? gemmBias(node, N) : null;
+  if (bias === undefined) return false;
   const bs = p.blockSize;
   const kb = Math.ceil(K / bs);
   const signed = qt.dtype === "int4";
   const src = qt.data as Uint8Array;
+  // Element (k, n) of the weight and its parameter index, in either layout.
+  const at = (k: number, n: number) => (transposed ? n * K + k : k * N + n);
+  const param = (b: number, n: number) => (transposed ? n * kb + b : b * N + n);
   const nib = (i: number) => {
     const v = (src[i >> 1]! >> ((i & 1) * 4)) & 0xf;
     return signed ? (v ^ 8) - 8 : v;
@@ -108,14 +139,15 @@ function lowerMatMulNBits(model: Model, node: Node, w: Value, qt: Tensor, p: Ten
   let allEight = true;
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < kb; b++) {
-      // weight params are laid out [kb, N] (block axis 0 of [K, N])
-      scales[n * kb + b] = p.scale[b * N + n]!;
-      const z = (signed ? p.zeroPoint[b * N + n]! + 8 : p.zeroPoint[b * N + n]!) & 0xf;
+      const pi = param(b, n);
+      scales[n * kb + b] = p.scale[pi]!;
+      const z = (signed ? p.zeroPoint[pi]! + 8 : p.zeroPoint[pi]!) & 0xf;
       if (z !== 8) allEight = false;
       zps[n * Math.ceil(kb / 2) + (b >> 1)]! |= z << ((b & 1) * 4);
       for (let j = 0; j < bs; j++) {
         const k = b * bs + j;
-        const u = k < K ? (signed ? nib(k * N + n) + 8 : nib(k * N + n)) : signed ? 8 : p.zeroPoint[b * N + n]!;
+        // Padding past K holds the zero point (dequantizes to 0).
+        const u = k < K ? (signed ? nib(at(k, n)) + 8 : nib(at(k, n))) : z;
         B[(n * kb + b) * (bs / 2) + (j >> 1)]! |= (u & 0xf) << ((j & 1) * 4);
       }
     }
@@ -124,23 +156,35 @@ function lowerMatMulNBits(model: Model, node: Node, w: Value, qt: Tensor, p: Ten
   ensureMsOpset(model);
   const bv = g.addConstant(`${w.name}_nbits`, constantOf(tensor("uint8", [N, kb, bs / 2], B)));
   const sv = g.addConstant(`${w.name}_nbits_scales`, constantOf(tensor("float32", [N * kb], scales)));
-  // Rewrite the MatMul in place: its output value (and name) stays.
+  const zv = allEight ? null : g.addConstant(`${w.name}_nbits_zero_points`, constantOf(tensor("uint8", [zps.length], zps)));
+  let bv5: Value | null = null;
+  if (bias) {
+    const data = bias.constant!.load().data as Float32Array;
+    bv5 = bias.constant!.shape.length === 1 ? bias : g.addConstant(`${bias.name}_bias`, constantOf(tensor("float32", [N], Float32Array.from(data))));
+  }
+  // Rewrite the node in place: its output value (and name) stays.
+  const a = node.inputs[0]!;
+  const inputs = [a, bv, sv, zv, null, bv5];
+  while (inputs.length > 3 && inputs[inputs.length - 1] === null) inputs.pop();
+  for (let i = node.inputs.length - 1; i >= 1; i--) node.setInput(i, null);
+  node.inputs.length = 1;
+  for (let i = 1; i < inputs.length; i++) node.setInput(i, inputs[i] ?? null);
   node.op = "MatMulNBits";
   node.domain = MS;
-  node.setInput(1, bv);
-  node.inputs.push(null);
-  node.setInput(2, sv);
-  if (!allEight) {
-    node.inputs.push(null);
-    node.setInput(3, g.addConstant(`${w.name}_nbits_zero_points`, constantOf(tensor("uint8", [zps.length], zps))));
-  }
+  node.attributes.clear();
   for (const [k, v] of Object.entries({ K, N, bits: 4, block_size: bs, accuracy_level: 0 })) node.attributes.set(k, attr.int(v));
-  if (w.uses.length === 0 && !g.outputs.includes(w)) g.removeValue(w);
+  dropIfUnused(w);
+  if (bias && bv5 !== bias) dropIfUnused(bias);
   return true;
 }
 
-/** Lowers annotations and qparams to ONNX: QDQ pairs, quantized weights behind DequantizeLinear, MatMulNBits. */
-export function lowerToOnnx(model: Model, annotations: import("./keys.js").Annotations, qparams: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>, options: { int4Format?: Int4Format } = {}): void {
+/**
+ * Lowers annotations and qparams to ONNX: QDQ pairs, quantized weights behind DequantizeLinear, MatMulNBits.
+ * Returns a message for each weight left in float because no operator of the model's opsets can read it
+ * (block-wise DequantizeLinear needs opset 21; onnxruntime's com.microsoft DequantizeLinear has no block_size).
+ */
+export function lowerToOnnx(model: Model, annotations: import("./keys.js").Annotations, qparams: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>, options: { int4Format?: Int4Format } = {}): string[] {
+  const keptFloat: string[] = [];
   for (const [v, a] of annotations.tensors) {
     const p = qparams.get(v);
     const qt = quantized.get(v);
@@ -148,6 +192,10 @@ export function lowerToOnnx(model: Model, annotations: import("./keys.js").Annot
     if (a.kind === "weight" && (qt.dtype === "int4" || qt.dtype === "uint4") && (options.int4Format ?? "matmulnbits") === "matmulnbits") {
       const users = [...v.uses];
       if (users.length === 1 && lowerMatMulNBits(model, users[0]!.node, v, qt, p)) continue;
+    }
+    if (p.blockSize !== undefined && qdqDomain(model, p) !== "") {
+      keptFloat.push(`weight '${v.name}' kept in float: block-wise DequantizeLinear needs opset 21 (the model has ${model.opset("") ?? 0})${qt.dtype === "int4" || qt.dtype === "uint4" ? " and MatMulNBits does not apply to its consumer" : ""}`);
+      continue;
     }
     lowerConstant(model, v, qt, p);
   }
@@ -158,6 +206,7 @@ export function lowerToOnnx(model: Model, annotations: import("./keys.js").Annot
   }
   // Sort each graph: inserted nodes were placed near their producers, but keep the order valid.
   for (const g of model.allGraphs()) g.sort();
+  return keptFloat;
 }
 
 /** The ONNX lowering pass. */
@@ -167,8 +216,9 @@ export function lowerOnnx(options: { int4Format?: Int4Format } = {}): Pass {
     requires: ["qparams"],
     provides: ["lowered"],
     run: (model, ctx) =>
-      Effect.sync(() => {
-        lowerToOnnx(model, ctx.data.need(ANNOTATIONS), ctx.data.need(QPARAMS), ctx.data.get(QUANTIZED) ?? new Map(), options);
+      Effect.gen(function* () {
+        const kept = lowerToOnnx(model, ctx.data.need(ANNOTATIONS), ctx.data.need(QPARAMS), ctx.data.get(QUANTIZED) ?? new Map(), options);
+        for (const m of kept) yield* ctx.warn(m);
         return model;
       }),
   };

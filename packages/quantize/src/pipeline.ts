@@ -1,25 +1,49 @@
-import { type Pass, pipeline } from "@quanta/core";
+import { type Backend, type Dataset, type Pass, pipeline } from "@quanta/core";
 import { type Dialect, type Model, onnxDialect, tfliteDialect } from "@quanta/ir";
 import type { Scheme } from "@quanta/schemes";
 import { annotatePass } from "./annotate.js";
 import { calibrate } from "./calibrate.js";
+import { lowerDynamic } from "./lower-dynamic.js";
+import { lowerFloat, upgradePass, usesFloat8, usesFloatTargets } from "./lower-float.js";
 import { type Int4Format, lowerOnnx } from "./lower-onnx.js";
+import { lowerQOperator } from "./lower-qoperator.js";
 import { preprocess } from "./preprocess.js";
 import { qparams } from "./qparams.js";
 
 /** The op-traits dialect for a model's format. */
 export const dialectOf = (model: Model): Dialect => (model.format === "tflite" ? tfliteDialect : onnxDialect);
 
-/** The passes of a standard run for a scheme: preprocess, annotate, [calibrate], qparams, lower. */
-export function standardPasses(scheme: Scheme, options: { int4Format?: Int4Format; dialect?: (m: Model) => Dialect } = {}): Pass<never>[] {
-  const passes: Pass<never>[] = [preprocess, annotatePass(scheme, options.dialect ?? dialectOf)];
+/** How a quantized ONNX model is written. */
+export type OnnxFormat = "qdq" | "qoperator";
+
+export interface LoweringOptions {
+  /** 4-bit weights: com.microsoft MatMulNBits (default) or opset-21 DequantizeLinear. */
+  readonly int4Format?: Int4Format;
+  /** Static int8: QuantizeLinear/DequantizeLinear pairs (default) or QLinear* operators. */
+  readonly format?: OnnxFormat;
+  readonly dialect?: (m: Model) => Dialect;
+}
+
+/**
+ * The passes of a standard run for a scheme: preprocess, [opset-19 upgrade for float8], annotate,
+ * [calibrate], qparams, [float16/float8 lowering], then the integer lowering: dynamic
+ * (DynamicQuantizeLinear + MatMulInteger/ConvInteger), QOperator or QDQ.
+ */
+export function standardPasses(scheme: Scheme, options: LoweringOptions = {}): Pass<never>[] {
+  const passes: Pass<never>[] = [preprocess];
+  if (usesFloat8(scheme)) passes.push(upgradePass(19));
+  passes.push(annotatePass(scheme, options.dialect ?? dialectOf));
   if (scheme.mode === "static") passes.push(calibrate as unknown as Pass<never>);
-  passes.push(qparams, lowerOnnx(options.int4Format ? { int4Format: options.int4Format } : {}));
+  passes.push(qparams);
+  if (usesFloatTargets(scheme)) passes.push(lowerFloat);
+  if (scheme.mode === "dynamic") passes.push(lowerDynamic);
+  else if (options.format === "qoperator") passes.push(lowerQOperator);
+  else passes.push(lowerOnnx(options.int4Format ? { int4Format: options.int4Format } : {}));
   return passes;
 }
 
 /** A checked pipeline for a scheme (an Effect that fails before any work when the passes do not fit). */
-export function quantizationPipeline(scheme: Scheme, options: { int4Format?: Int4Format } = {}) {
+export function quantizationPipeline(scheme: Scheme, options: LoweringOptions = {}) {
   const passes = standardPasses(scheme, options);
-  return pipeline(scheme.mode === "static" ? (passes as unknown as [Pass<never>, ...Pass<import("@quanta/core").Backend | import("@quanta/core").Dataset>[]]) : passes);
+  return pipeline(scheme.mode === "static" ? (passes as unknown as [Pass<never>, ...Pass<Backend | Dataset>[]]) : passes);
 }

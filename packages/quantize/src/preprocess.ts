@@ -47,14 +47,15 @@ export function promoteConstants(model: Model): number {
 }
 
 /**
- * Folds inference-mode BatchNormalization into a preceding Conv (or Gemm with transB) whose weights
- * are constant and whose output feeds only the BatchNormalization. Returns how many were folded.
+ * Folds inference-mode BatchNormalization into a preceding Conv whose weights are constant and whose
+ * output feeds only the BatchNormalization. The folded Conv takes the BatchNormalization's place and
+ * output value (its name, and graph-output role, stay). Returns how many were folded.
  */
 export function foldBatchNorm(model: Model): number {
   let folded = 0;
   for (const g of model.allGraphs()) {
     for (const bn of [...g.nodes]) {
-      if (bn.op !== "BatchNormalization" || !isOnnx(bn) || bn.outputs.filter(Boolean).length !== 1) continue;
+      if (bn.op !== "BatchNormalization" || !isOnnx(bn) || !bn.outputs[0] || bn.outputs.filter(Boolean).length !== 1) continue;
       if (bn.int("training_mode", 0) !== 0) continue;
       const x = bn.inputs[0];
       const conv = x?.producer;
@@ -81,14 +82,25 @@ export function foldBatchNorm(model: Model): number {
       }
       const nwv = g.addConstant(`${w.name}_bnfolded`, constantOf(tensor("float32", W.shape, nw)));
       const nbv = g.addConstant(`${b?.name ?? `${conv.name || "conv"}_bias`}_bnfolded`, constantOf(tensor("float32", [cout], nb)));
-      conv.setInput(1, nwv);
-      if (conv.inputs.length < 3) conv.inputs.push(null);
-      conv.setInput(2, nbv);
+      // The BatchNormalization node becomes the folded Conv, so that its output value stays as it was
+      // (name, type, graph-output role, readers): the float model's tensor of that name holds the same values.
+      const params0 = bn.inputs.slice(1);
+      const inputs = [conv.inputs[0]!, nwv, nbv];
+      for (let i = bn.inputs.length - 1; i >= 0; i--) bn.setInput(i, null);
+      bn.inputs.length = 0;
+      for (const [i, v] of inputs.entries()) bn.setInput(i, v);
+      bn.outputs.length = 1;
+      bn.op = conv.op;
+      bn.domain = conv.domain;
+      bn.attributes.clear();
+      for (const [k, a] of conv.attributes) bn.attributes.set(k, a);
+      bn.name = conv.name || bn.name;
+      bn.docString = conv.docString;
+      bn.origin = conv.origin;
+      g.removeNode(conv);
       removeIfUnused(g, w);
       if (b) removeIfUnused(g, b);
-      const y = bn.outputs.find(Boolean)!;
-      g.removeNode(bn, bn.outputs.map((o) => (o === y ? x : undefined)));
-      for (const p of bn.inputs.slice(1)) if (p) removeIfUnused(g, p);
+      for (const p of params0) if (p) removeIfUnused(g, p);
       folded++;
     }
   }

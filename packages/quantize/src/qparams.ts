@@ -70,8 +70,9 @@ const INT32_MAX = 2147483647;
  */
 export const qparams: Pass = {
   name: "qparams",
-  requires: ["annotations"],
+  requires: ["annotations", "ranges"],
   provides: ["qparams"],
+  hints: { ranges: "static quantization needs activation ranges: run the calibrate pass (with a Dataset) after annotate" },
   run: (model, ctx) =>
     Effect.gen(function* () {
       const ann = ctx.data.need(ANNOTATIONS);

@@ -7,8 +7,9 @@ export class OpsetUpgradeError extends QuantaError {
   constructor(
     readonly node: string,
     readonly reason: string,
+    readonly target = 13,
   ) {
-    super(`cannot upgrade ${node} to opset 13: ${reason}`);
+    super(`cannot upgrade ${node} to opset ${target}: ${reason}`);
   }
 }
 

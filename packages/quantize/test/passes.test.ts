@@ -1,0 +1,408 @@
+import { cpuBackend } from "@quanta/backend-cpu";
+import { MissingRequirement, type PassContext, PassData, pipeline } from "@quanta/core";
+import { Model, type Node, type Value, attr, constantOf, onnxDialect, validate } from "@quanta/ir";
+import { prng } from "@quanta/models";
+import { PRESETS, spec, withChanges } from "@quanta/schemes";
+import { type Tensor, tensor } from "@quanta/tensor";
+import { Effect } from "effect";
+import { describe, expect, it } from "vitest";
+import { annotate, annotatePass } from "../src/annotate.js";
+import { CalibrationError, calibrate } from "../src/calibrate.js";
+import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type Ranges } from "../src/keys.js";
+import { lowerOnnx } from "../src/lower-onnx.js";
+import { foldBatchNorm, preprocess, promoteConstants } from "../src/preprocess.js";
+import { qparams } from "../src/qparams.js";
+import { quantize, servicesFor } from "./helpers.js";
+
+const rand = (n: number, seed: number, lo = -1, hi = 1) => {
+  const r = prng(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+};
+const f32 = (shape: number[], seed: number, lo?: number, hi?: number) => tensor("float32", shape, rand(shape.reduce((a, b) => a * b, 1), seed, lo, hi));
+const konst = (m: Model, name: string, t: Tensor) => m.graph.addConstant(name, constantOf(t), { exact: true });
+
+function onnxModel(opset = 13): Model {
+  const m = new Model("onnx");
+  m.irVersion = 8n;
+  m.opsets = [{ domain: "", version: opset }];
+  return m;
+}
+
+const same = (a: Tensor, b: Tensor, tol = 0) => {
+  expect(b.shape).toEqual(a.shape);
+  const x = a.data as Float32Array;
+  const y = b.data as Float32Array;
+  let worst = 0;
+  let mag = 0;
+  for (let i = 0; i < x.length; i++) {
+    worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+    mag = Math.max(mag, Math.abs(x[i]!));
+  }
+  expect(worst).toBeLessThanOrEqual(tol * Math.max(1, mag));
+};
+
+/** Round half to even (independent of @quanta/tensor's). */
+const rne = (x: number) => {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+};
+
+/** A context for running one pass by hand. */
+function context(data = new PassData()): PassContext & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { data, warnings, progress: () => Effect.void, warn: (m) => Effect.sync(() => void warnings.push(m)) };
+}
+
+describe("promoteConstants", () => {
+  it("turns Constant nodes (tensor, value_float, value_ints) into initializers, with the same outputs", () => {
+    const m = onnxModel();
+    const g = m.graph;
+    const x = g.addInput("X", { elem: "float32", shape: [2, 3] });
+    const c1 = g.addNode({ op: "Constant", name: "c1", inputs: [], outputs: ["k1"], attributes: { value: attr.tensor(constantOf(f32([2, 3], 1))) } }).outputs[0]!;
+    const c2 = g.addNode({ op: "Constant", name: "c2", inputs: [], outputs: ["k2"], attributes: { value_float: attr.float(0.5) } }).outputs[0]!;
+    const c3 = g.addNode({ op: "Constant", name: "c3", inputs: [], outputs: ["k3"], attributes: { value_ints: attr.ints([3, 2]) } }).outputs[0]!;
+    const a = g.addNode({ op: "Add", inputs: [x, c1], outputs: ["a"] }).outputs[0]!;
+    const b = g.addNode({ op: "Mul", inputs: [a, c2], outputs: ["b"] }).outputs[0]!;
+    const y = g.addNode({ op: "Reshape", inputs: [b, c3], outputs: ["Y"] }).outputs[0]!;
+    g.addOutput(y);
+    const feeds = { X: f32([2, 3], 2) };
+    const want = cpuBackend().plan(m).run(feeds).Y!;
+    expect(promoteConstants(m)).toBe(3);
+    validate(m);
+    expect(g.nodes.map((n) => n.op)).toEqual(["Add", "Mul", "Reshape"]);
+    for (const n of g.nodes) for (const i of n.inputs.slice(1)) expect(i!.constant).toBeDefined();
+    expect(Array.from(g.nodes[2]!.inputs[1]!.constant!.load().data as BigInt64Array)).toEqual([3n, 2n]);
+    same(want, cpuBackend().plan(m).run(feeds).Y!);
+    expect(promoteConstants(m)).toBe(0);
+  });
+});
+
+describe("foldBatchNorm", () => {
+  function convBn(opts: { bias: boolean; group?: number; extraUse?: boolean }) {
+    const m = onnxModel();
+    const g = m.graph;
+    const cin = 4;
+    const cout = opts.group ? cin : 6;
+    const x = g.addInput("X", { elem: "float32", shape: [1, cin, 5, 5] });
+    const w = konst(m, "W", f32([cout, cin / (opts.group ?? 1), 3, 3], 3));
+    const inputs: Value[] = [x, w];
+    if (opts.bias) inputs.push(konst(m, "B", f32([cout], 4)));
+    const conv = g.addNode({ op: "Conv", name: "conv", inputs, outputs: ["c"], attributes: { pads: attr.ints([1, 1, 1, 1]), ...(opts.group ? { group: attr.int(opts.group) } : {}) } });
+    const c = conv.outputs[0]!;
+    const bn = g.addNode({
+      op: "BatchNormalization",
+      name: "bn",
+      inputs: [c, konst(m, "scale", f32([cout], 5, 0.5, 2)), konst(m, "beta", f32([cout], 6)), konst(m, "mean", f32([cout], 7)), konst(m, "var", f32([cout], 8, 0.1, 3))],
+      outputs: ["Y"],
+      attributes: { epsilon: attr.float(1e-3) },
+    });
+    g.addOutput(bn.outputs[0]!);
+    if (opts.extraUse) {
+      const r = g.addNode({ op: "Relu", inputs: [c], outputs: ["R"] });
+      g.addOutput(r.outputs[0]!);
+    }
+    return m;
+  }
+
+  for (const [label, opts] of [
+    ["Conv without bias", { bias: false }],
+    ["Conv with bias", { bias: true }],
+    ["depthwise Conv", { bias: true, group: 4 }],
+  ] as const) {
+    it(`folds into a ${label}: BatchNormalization gone, outputs equal`, () => {
+      const m = convBn(opts);
+      const feeds = { X: f32([1, 4, 5, 5], 9) };
+      const want = cpuBackend().plan(m).run(feeds).Y!;
+      expect(foldBatchNorm(m)).toBe(1);
+      validate(m);
+      expect(m.graph.nodes.map((n) => n.op)).toEqual(["Conv"]);
+      const conv = m.graph.nodes[0]!;
+      expect(conv.inputs[2]!.constant).toBeDefined();
+      // The graph output keeps its name; the old weight and BN parameters are gone.
+      expect(m.graph.outputs[0]!.name).toBe("Y");
+      expect(m.graph.value("W")).toBeUndefined();
+      expect(m.graph.value("mean")).toBeUndefined();
+      same(want, cpuBackend().plan(m).run(feeds).Y!, 1e-5);
+    });
+  }
+
+  it("leaves a BatchNormalization alone when the Conv output has another reader", () => {
+    const m = convBn({ bias: true, extraUse: true });
+    expect(foldBatchNorm(m)).toBe(0);
+    expect(m.graph.nodes.map((n) => n.op)).toContain("BatchNormalization");
+  });
+});
+
+/**
+ * X -> Conv(W, B) -> c -> Relu -> r -> MaxPool -> p -> Reshape -> s -> Softmax -> Y
+ *                                   \-> Add(r, X2) -> a (graph output)
+ */
+function convNet() {
+  const m = onnxModel();
+  const g = m.graph;
+  const x = g.addInput("X", { elem: "float32", shape: [1, 2, 4, 4] });
+  const x2 = g.addInput("X2", { elem: "float32", shape: [1, 3, 4, 4] });
+  const w = konst(m, "W", f32([3, 2, 3, 3], 11));
+  const b = konst(m, "B", f32([3], 12));
+  const conv = g.addNode({ op: "Conv", name: "conv", inputs: [x, w, b], outputs: ["c"], attributes: { pads: attr.ints([1, 1, 1, 1]) } });
+  const relu = g.addNode({ op: "Relu", name: "relu", inputs: [conv.outputs[0]!], outputs: ["r"] });
+  const pool = g.addNode({ op: "MaxPool", name: "pool", inputs: [relu.outputs[0]!], outputs: ["p"], attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) } });
+  const shape = konst(m, "shape", tensor("int64", [2], BigInt64Array.of(1n, 12n)));
+  const reshape = g.addNode({ op: "Reshape", name: "reshape", inputs: [pool.outputs[0]!, shape], outputs: ["s"] });
+  const softmax = g.addNode({ op: "Softmax", name: "softmax", inputs: [reshape.outputs[0]!], outputs: ["Y"], attributes: { axis: attr.int(-1) } });
+  const add = g.addNode({ op: "Add", name: "add", inputs: [relu.outputs[0]!, x2], outputs: ["A"] });
+  g.addOutput(softmax.outputs[0]!);
+  g.addOutput(add.outputs[0]!);
+  const v = (name: string) => g.value(name)!;
+  return { m, g, conv, relu, pool, reshape, softmax, add, v };
+}
+
+describe("annotate", () => {
+  it("static int8: Conv -> Relu puts the activation on Relu's output; MaxPool and Reshape share it; weights and bias", () => {
+    const { m, conv, add, v } = convNet();
+    const a = annotate(m, PRESETS.int8Static(), onnxDialect);
+    const t = (name: string) => a.tensors.get(v(name));
+    expect(t("X")).toMatchObject({ kind: "activation" });
+    expect(t("c")).toBeUndefined(); // fused into Relu
+    expect(t("r")).toMatchObject({ kind: "activation" });
+    expect(t("p")).toEqual({ kind: "shared", with: v("r") });
+    expect(t("s")).toEqual({ kind: "shared", with: v("r") });
+    expect(t("Y")).toBeUndefined(); // Softmax is not quantized here
+    expect(t("W")).toMatchObject({ kind: "weight", axis: 0, spec: { dtype: "int8", symmetric: true } });
+    expect(t("B")).toEqual({ kind: "bias", input: v("X"), weight: v("W") });
+    expect(t("X2")).toMatchObject({ kind: "activation" });
+    expect(t("A")).toMatchObject({ kind: "activation" }); // Add's own output
+    expect(a.nodes.get(conv)).toEqual({ quantized: true });
+    expect(a.nodes.get(add)).toEqual({ quantized: true });
+  });
+
+  it("does not fuse an activation whose producer has other readers", () => {
+    const { m, g, v } = convNet();
+    const extra = g.addNode({ op: "Sigmoid", name: "extra", inputs: [v("c")], outputs: ["e"] });
+    g.addOutput(extra.outputs[0]!);
+    const a = annotate(m, PRESETS.int8Static(), onnxDialect);
+    expect(a.tensors.get(v("c"))).toMatchObject({ kind: "activation" });
+  });
+
+  it("exclusions by name, by op type and by glob give the pattern as the reason", () => {
+    for (const [pattern, excluded] of [
+      ["conv", "conv"],
+      ["Add", "add"],
+      ["co*", "conv"],
+      ["?dd", "add"],
+    ] as const) {
+      const { m, conv, add, v } = convNet();
+      const a = annotate(m, withChanges(PRESETS.int8Static(), { exclude: [pattern] }), onnxDialect);
+      const node: Node = excluded === "conv" ? conv : add;
+      const other: Node = excluded === "conv" ? add : conv;
+      expect(a.nodes.get(node)).toEqual({ quantized: false, reason: `excluded by '${pattern}'` });
+      expect(a.nodes.get(other)).toEqual({ quantized: true });
+      if (excluded === "conv") {
+        expect(a.tensors.get(v("W"))).toBeUndefined();
+        expect(a.tensors.get(v("B"))).toBeUndefined();
+        expect(a.tensors.get(v("X"))).toBeUndefined();
+      } else expect(a.tensors.get(v("X2"))).toBeUndefined();
+    }
+  });
+
+  it("weight-only int8 annotates weights only (no activation, no bias) and says why weightless nodes stay float", () => {
+    const { m, conv, add, v } = convNet();
+    const a = annotate(m, PRESETS.weightOnlyInt8(), onnxDialect);
+    expect([...a.tensors.keys()].map((x) => x.name)).toEqual(["W"]);
+    expect(a.tensors.get(v("W"))).toMatchObject({ kind: "weight", axis: 0 });
+    expect(a.nodes.get(conv)).toEqual({ quantized: true });
+    expect(a.nodes.get(add)).toEqual({ quantized: false, reason: "no constant float32 weight" });
+  });
+
+  it("weight-only int4 blocks run along K: axis 0 of a MatMul [K, N] weight, axis 1 of a Gemm transB [N, K] weight", () => {
+    const m = onnxModel();
+    const g = m.graph;
+    const x = g.addInput("X", { elem: "float32", shape: [2, 64] });
+    const mm = g.addNode({ op: "MatMul", name: "mm", inputs: [x, konst(m, "Wm", f32([64, 32], 1))], outputs: ["h"] });
+    const gemm = g.addNode({ op: "Gemm", name: "gemm", inputs: [mm.outputs[0]!, konst(m, "Wg", f32([16, 32], 2)), konst(m, "Bg", f32([16], 3))], outputs: ["Y"], attributes: { transB: attr.int(1) } });
+    g.addOutput(gemm.outputs[0]!);
+    const a = annotate(m, PRESETS.weightOnlyInt4(32), onnxDialect);
+    expect(a.tensors.get(g.value("Wm")!)).toMatchObject({ kind: "weight", axis: 0, spec: { dtype: "int4", granularity: { kind: "block", blockSize: 32 } } });
+    expect(a.tensors.get(g.value("Wg")!)).toMatchObject({ kind: "weight", axis: 1 });
+    expect(a.tensors.get(g.value("Bg")!)).toBeUndefined();
+  });
+});
+
+describe("qparams (onnxruntime formulas)", () => {
+  /** Runs annotate + qparams by hand with the given activation ranges. */
+  function run(m: Model, scheme = PRESETS.int8Static(), ranges: Record<string, [number, number]> = {}) {
+    const ctx = context();
+    const ann = annotate(m, scheme, onnxDialect);
+    ctx.data.set(ANNOTATIONS, ann);
+    const r: Ranges = new Map();
+    for (const [name, [min, max]] of Object.entries(ranges)) r.set(m.graph.value(name)!, { min, max });
+    ctx.data.set(RANGES, r);
+    Effect.runSync(qparams.run(m, ctx));
+    return { params: ctx.data.need(QPARAMS), quantized: ctx.data.need(QUANTIZED), warnings: ctx.warnings, v: (n: string) => m.graph.value(n)! };
+  }
+
+  it("MinMax activations: [-1, 2] uint8 -> scale fround(3/255), zero point 85; int8 -> zero point -43; [0.5, 2] widens to 0", () => {
+    const { m } = convNet();
+    const u = run(m, PRESETS.int8Static("uint8"), { X: [-1, 2], r: [0.5, 2], X2: [-3, -1], A: [0, 0] });
+    const p = (n: string) => u.params.get(u.v(n))!;
+    expect(p("X")).toMatchObject({ dtype: "uint8" });
+    expect(p("X").scale[0]).toBe(Math.fround(3 / 255));
+    expect(p("X").zeroPoint[0]).toBe(85);
+    expect(p("r").scale[0]).toBe(Math.fround(2 / 255));
+    expect(p("r").zeroPoint[0]).toBe(0);
+    expect(p("X2").scale[0]).toBe(Math.fround(3 / 255));
+    expect(p("X2").zeroPoint[0]).toBe(255);
+    // A zero range gives scale 1, zero point 0 (onnxruntime's rule for a scale below float32's tiny).
+    expect(p("A").scale[0]).toBe(1);
+    expect(p("A").zeroPoint[0]).toBe(0);
+    // Shared values carry the very same parameters.
+    expect(p("p")).toBe(p("r"));
+    expect(p("s")).toBe(p("r"));
+    const { m: m2 } = convNet();
+    const i = run(m2, PRESETS.int8Static("int8"), { X: [-1, 2], r: [0, 1], X2: [-1, 1], A: [0, 1] });
+    expect(i.params.get(i.v("X"))!.zeroPoint[0]).toBe(-43);
+    expect(i.params.get(i.v("X"))!.scale[0]).toBe(Math.fround(3 / 255));
+  });
+
+  it("int8 symmetric per-channel weights: scale = absmax/127, zero point 0, values round half to even in [-127, 127]", () => {
+    const { m } = convNet();
+    const w = m.graph.value("W")!.constant!.load().data as Float32Array;
+    const { params, quantized, v } = run(m, PRESETS.int8Static(), { X: [-1, 2], r: [0, 4], X2: [-1, 1], A: [-1, 5] });
+    const p = params.get(v("W"))!;
+    expect(p).toMatchObject({ dtype: "int8", axis: 0 });
+    const q = quantized.get(v("W"))!;
+    expect(q.dtype).toBe("int8");
+    const per = w.length / 3;
+    for (let c = 0; c < 3; c++) {
+      const absmax = w.subarray(c * per, (c + 1) * per).reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+      const scale = Math.fround((2 * absmax) / 254);
+      expect(p.scale[c]).toBe(scale);
+      expect(p.zeroPoint[c]).toBe(0);
+      for (let i = 0; i < per; i++) expect(q.data[c * per + i]).toBe(Math.max(-127, Math.min(127, rne(w[c * per + i]! / scale))));
+    }
+  });
+
+  it("bias: int32, zero point 0, scale fround(s_in * s_w[c]), value round_half_even(b / scale)", () => {
+    const { m } = convNet();
+    const b = m.graph.value("B")!.constant!.load().data as Float32Array;
+    const { params, quantized, v } = run(m, PRESETS.int8Static(), { X: [-1, 2], r: [0, 4], X2: [-1, 1], A: [-1, 5] });
+    const sIn = params.get(v("X"))!.scale[0]!;
+    const sW = params.get(v("W"))!.scale;
+    const p = params.get(v("B"))!;
+    const q = quantized.get(v("B"))!;
+    expect(p.dtype).toBe("int32");
+    expect(q.dtype).toBe("int32");
+    for (let c = 0; c < 3; c++) {
+      const s = Math.fround(sIn * sW[c]!);
+      expect(p.scale[c]).toBe(s);
+      expect(p.zeroPoint[c]).toBe(0);
+      expect(q.data[c]).toBe(rne(Math.fround(b[c]! / s)));
+    }
+  });
+
+  it("bias tie cases round half to even", () => {
+    const m = onnxModel();
+    const g = m.graph;
+    const x = g.addInput("X", { elem: "float32", shape: [1, 2] });
+    // Weight absmax 127 per output channel gives s_w = 1; input range [0, 255] uint8 gives s_in = 1: bias scale 1.
+    const w = konst(m, "W", tensor("float32", [2, 2], Float32Array.of(127, 1, -127, 2)));
+    const b = konst(m, "B", tensor("float32", [2], Float32Array.of(2.5, -3.5)));
+    const gemm = g.addNode({ op: "Gemm", name: "gemm", inputs: [x, w, b], outputs: ["Y"], attributes: { transB: attr.int(1) } });
+    g.addOutput(gemm.outputs[0]!);
+    const { params, quantized, v } = run(m, PRESETS.int8Static(), { X: [0, 255], Y: [-1, 1] });
+    expect(Array.from(params.get(v("B"))!.scale)).toEqual([1, 1]);
+    expect(Array.from(quantized.get(v("B"))!.data as Int32Array)).toEqual([2, -4]);
+  });
+
+  it("a bias that does not fit int32 stays float with a warning", () => {
+    const m = onnxModel();
+    const g = m.graph;
+    const x = g.addInput("X", { elem: "float32", shape: [1, 2] });
+    const w = konst(m, "W", tensor("float32", [1, 2], Float32Array.of(1e-6, 1e-6)));
+    const b = konst(m, "B", tensor("float32", [1], Float32Array.of(1e6)));
+    const gemm = g.addNode({ op: "Gemm", name: "gemm", inputs: [x, w, b], outputs: ["Y"], attributes: { transB: attr.int(1) } });
+    g.addOutput(gemm.outputs[0]!);
+    const r = run(m, PRESETS.int8Static(), { X: [0, 1e-3], Y: [0, 1] });
+    expect(r.params.has(r.v("B"))).toBe(false);
+    expect(r.warnings.join("\n")).toMatch(/bias 'B' does not fit int32/);
+  });
+
+  it("uint8 asymmetric per-tensor weights (spec override) follow the asymmetric formula", () => {
+    const { m } = convNet();
+    const w = m.graph.value("W")!.constant!.load().data as Float32Array;
+    const scheme = { ...PRESETS.int8Static(), weights: spec({ dtype: "uint8", granularity: { kind: "tensor" } }) };
+    const { params, v } = run(m, scheme, { X: [-1, 2], r: [0, 4], X2: [-1, 1], A: [-1, 5] });
+    let lo = 0;
+    let hi = 0;
+    for (const x of w) {
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+    }
+    const scale = Math.fround((hi - lo) / 255);
+    const p = params.get(v("W"))!;
+    expect(p.axis).toBeUndefined();
+    expect(p.scale[0]).toBe(scale);
+    expect(p.zeroPoint[0]).toBe(rne(0 - lo / scale));
+  });
+});
+
+describe("calibration and pipeline checks", () => {
+  it("an empty calibration set is a CalibrationError", async () => {
+    const { m } = convNet();
+    const r = await Effect.runPromise(
+      Effect.either(
+        Effect.gen(function* () {
+          const p = yield* pipeline([preprocess, annotatePass(PRESETS.int8Static(), () => onnxDialect), calibrate, qparams, lowerOnnx()]);
+          return yield* p.run(m);
+        }).pipe(Effect.provide(servicesFor([]))),
+      ),
+    );
+    expect(r._tag).toBe("Left");
+    if (r._tag === "Left") {
+      expect(r.left).toBeInstanceOf(CalibrationError);
+      expect(r.left.message).toMatch(/empty/);
+    }
+  });
+
+  it("a static pipeline without calibration fails its check before any pass runs (MissingRequirement on 'ranges')", () => {
+    let ran = false;
+    const spy = { name: "spy", requires: ["model"], provides: [], run: (m: Model) =>
+        Effect.sync(() => {
+          ran = true;
+          return m;
+        }),
+    };
+    const r = Effect.runSync(Effect.either(pipeline([spy, preprocess, annotatePass(PRESETS.int8Static(), () => onnxDialect), qparams, lowerOnnx()])));
+    expect(ran).toBe(false);
+    expect(r._tag).toBe("Left");
+    if (r._tag === "Left") {
+      expect(r.left).toBeInstanceOf(MissingRequirement);
+      expect(r.left).toMatchObject({ pass: "qparams", requirement: "ranges" });
+      expect(r.left.message).toMatch(/calibrate/);
+    }
+  });
+
+  it("calibration in a weight-only pipeline is refused with a hint", () => {
+    const r = Effect.runSync(Effect.either(pipeline([preprocess, annotatePass(PRESETS.weightOnlyInt8(), () => onnxDialect), calibrate, qparams, lowerOnnx()])));
+    expect(r._tag).toBe("Left");
+    if (r._tag === "Left") expect(r.left).toMatchObject({ _tag: "MissingRequirement", pass: "calibrate", requirement: "needs-ranges" });
+  });
+
+  it("static int8 end to end on a small net: QDQ around the fused Relu, outputs close to float", async () => {
+    const { m } = convNet();
+    const ref = convNet().m;
+    const samples = [1, 2, 3, 4].map((s) => ({ X: f32([1, 2, 4, 4], 100 + s), X2: f32([1, 3, 4, 4], 200 + s) }));
+    const r = await quantize(m, PRESETS.int8Static(), samples);
+    validate(r.model);
+    const ops = r.model.graph.nodes.map((n) => n.op);
+    expect(ops.filter((o) => o === "QuantizeLinear").length).toBeGreaterThanOrEqual(3);
+    // No QDQ on the Conv output (fused with Relu): the Relu reads the Conv directly.
+    const relu = r.model.graph.nodes.find((n) => n.op === "Relu")!;
+    expect(relu.inputs[0]!.producer!.op).toBe("Conv");
+    const want = cpuBackend().plan(ref).run(samples[0]!);
+    const got = cpuBackend().plan(r.model).run(samples[0]!);
+    same(want.A!, got.A!, 0.05);
+    same(want.Y!, got.Y!, 0.05);
+  });
+});
