@@ -1,5 +1,5 @@
 import { Backend, Dataset, type ProgressEvent, progressTo } from "@quanta/core";
-import { type Model, QuantaError, describe } from "@quanta/ir";
+import { type Model, type QuantaError, describe } from "@quanta/ir";
 import { ANNOTATIONS, type Int4Format, quantizationPipeline } from "@quanta/quantize";
 import { PRESETS, type Scheme, spec, withChanges } from "@quanta/schemes";
 import type { Tensor } from "@quanta/tensor";

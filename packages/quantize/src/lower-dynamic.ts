@@ -21,13 +21,21 @@ interface IntWeight {
 /** Per-run caches: one DynamicQuantizeLinear per activation, one constant per weight layout. */
 interface Ctx {
   readonly model: Model;
-  readonly dq: Map<Value, [Value, Value, Value]>;
-  readonly consts: Map<string, Value>;
+  /** By graph (a subgraph gets its own: values it creates are not visible outside it). */
+  readonly dq: Map<Graph, Map<Value, [Value, Value, Value]>>;
+  readonly consts: Map<Graph, Map<string, Value>>;
+}
+
+function cacheOf<K, V>(m: Map<Graph, Map<K, V>>, g: Graph): Map<K, V> {
+  let c = m.get(g);
+  if (!c) m.set(g, (c = new Map()));
+  return c;
 }
 
 /** DynamicQuantizeLinear of an activation (shared by all the integer ops that read it). */
 function dynamicQuantize(ctx: Ctx, g: Graph, x: Value): [Value, Value, Value] {
-  const hit = ctx.dq.get(x);
+  const cache = cacheOf(ctx.dq, g);
+  const hit = cache.get(x);
   if (hit) return hit;
   const n = g.addNode({
     op: "DynamicQuantizeLinear",
@@ -39,7 +47,7 @@ function dynamicQuantize(ctx: Ctx, g: Graph, x: Value): [Value, Value, Value] {
   r[0].type = { elem: "uint8", ...(x.type?.shape ? { shape: x.type.shape } : {}) };
   r[1].type = { elem: "float32", shape: [] };
   r[2].type = { elem: "uint8", shape: [] };
-  ctx.dq.set(x, r);
+  cache.set(x, r);
   return r;
 }
 
@@ -158,7 +166,7 @@ function lowerConv(ctx: Ctx, node: Node, w: Value, qt: Tensor, p: TensorQParams,
   const rank = qt.shape.length;
   // onnxruntime's ConvInteger has 1-D and 2-D kernels only, and one weight zero point.
   if (!x || !y || (rank !== 3 && rank !== 4) || (p.axis !== undefined && p.axis !== 0) || p.blockSize !== undefined) return false;
-  if (b && (!b.constant || b.constant.elem !== "float32")) return false;
+  if (b && b.constant?.elem !== "float32") return false;
   let iw: IntWeight = { q: qt, scale: p.scale, zeroPoint: p.zeroPoint };
   let key = "";
   if (!uniform(p.zeroPoint)) {
@@ -183,11 +191,12 @@ function lowerConv(ctx: Ctx, node: Node, w: Value, qt: Tensor, p: TensorQParams,
 
 /** One quantized constant per weight and layout, shared by the nodes that read the weight. */
 function weightConst(ctx: Ctx, g: Graph, w: Value, layout: string, make: () => Tensor): Value {
+  const cache = cacheOf(ctx.consts, g);
   const k = `${w.name}\u0000${layout}`;
-  let v = ctx.consts.get(k);
+  let v = cache.get(k);
   if (!v) {
     v = g.addConstant(`${w.name}_quantized${layout}`, constantOf(make()));
-    ctx.consts.set(k, v);
+    cache.set(k, v);
   }
   return v;
 }

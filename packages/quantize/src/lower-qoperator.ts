@@ -143,7 +143,7 @@ const convAttrs = (n: Node) => new Map([...n.attributes].filter(([k]) => ["auto_
 function biasOf(b: Value | null | undefined, sx: number, sw: number[], n: number): Value | null | undefined {
   if (!b) return null;
   const d = dqOf(b);
-  if (!d || d.dtype !== "int32" || !d.q.constant || d.q.constant.shape.length !== 1 || d.q.constant.shape[0] !== n || d.zps.some((z) => z !== 0)) return undefined;
+  if (d?.dtype !== "int32" || d.q.constant?.shape.length !== 1 || d.q.constant.shape[0] !== n || d.zps.some((z) => z !== 0)) return undefined;
   for (let c = 0; c < n; c++) {
     if (d.scales[d.scales.length === 1 ? 0 : c] !== Math.fround(sx * sw[sw.length === 1 ? 0 : c]!)) return undefined;
   }
@@ -172,7 +172,7 @@ function matmul(n: Node): boolean {
   if (!perTensor8(a) || !is8(b) || !out || out.dtype !== a.dtype) return false;
   if (b.scales.length > 1) {
     const shape = b.q.constant?.shape ?? b.q.type?.shape;
-    if (!shape || shape.length !== 2 || (b.axis !== 1 && b.axis !== -1)) return false;
+    if (shape?.length !== 2 || (b.axis !== 1 && b.axis !== -1)) return false;
   }
   replace(n, out, { op: "QLinearMatMul", inputs: [a.q, a.scale, zpOf(a), b.q, b.scale, zpOf(b), out.scale, out.zp] });
   return true;

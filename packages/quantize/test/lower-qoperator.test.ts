@@ -70,14 +70,16 @@ describe("QOperator format (static int8)", () => {
         for (const u of n.outputs[0]!.uses) expect(u.node.op).not.toBe("QuantizeLinear");
       }
       const qm = await measure(id, q.model, ref);
-      const dm = await measure(id, (await quantizeReal(id, scheme)).model, ref);
       // This 2-class classifier is sensitive to 8-bit activations (`measured` dB on 16 held-out samples; weight-only int8 gives ~42 dB).
       expect(qm.sqnr).toBeGreaterThan(measured - 4);
-      // onnxruntime fuses the QDQ form into the same integer ops: the same accuracy.
-      expect(Math.abs(qm.sqnr - dm.sqnr)).toBeLessThan(1);
       // Integer ops all the way (the float ops between see identical inputs): our backend = onnxruntime.
       expect(qm.maxDiff).toBeLessThan(1e-6);
-      expect(qm.ratio).toBeLessThan(dm.ratio);
+      if (name === "uint8") {
+        // onnxruntime fuses the QDQ form into the same integer ops: the same accuracy, in a larger file.
+        const dm = await measure(id, (await quantizeReal(id, scheme)).model, ref);
+        expect(Math.abs(qm.sqnr - dm.sqnr)).toBeLessThan(1);
+        expect(qm.ratio).toBeLessThan(dm.ratio);
+      }
     });
   }
 });

@@ -78,8 +78,8 @@ export const DTYPES: { readonly [D in DType]: DTypeInfo } = Object.freeze({
   uint16: info("uint16", 16, "uint", 0, 65535),
   int32: info("int32", 32, "int", -2147483648, 2147483647),
   uint32: info("uint32", 32, "uint", 0, 4294967295),
-  int64: info("int64", 64, "int", -9223372036854775808, 9223372036854775807),
-  uint64: info("uint64", 64, "uint", 0, 18446744073709551615),
+  int64: info("int64", 64, "int", -(2 ** 63), 2 ** 63), // ±2^63: the nearest doubles to the limits
+  uint64: info("uint64", 64, "uint", 0, 2 ** 64),
   bool: info("bool", 8, "bool", 0, 1),
   int4: info("int4", 4, "int", -8, 7),
   uint4: info("uint4", 4, "uint", 0, 15),
