@@ -5,58 +5,10 @@ import type { RunContext } from "../../kernel.js";
 
 export type FloatArray = Float32Array | Float64Array;
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
 
-/** IEEE half bits to a number. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
-
-/** A number to IEEE half bits (round to nearest even, overflow to infinity). */
-export function floatToHalf(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!;
-  const sign = (b >>> 16) & 0x8000;
-  const e = (b >>> 23) & 0xff;
-  let m = b & 0x7fffff;
-  if (e === 0xff) return sign | 0x7c00 | (m ? 0x200 : 0);
-  const ex = e - 127 + 15;
-  if (ex >= 31) return sign | 0x7c00;
-  if (ex <= 0) {
-    if (ex < -10) return sign;
-    m |= 0x800000;
-    const shift = 14 - ex;
-    let h = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (ex << 10) | (m >>> 13);
-  const rem = m & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
-
-/** bfloat16 bits to a number. */
-export function bf16ToFloat(h: number): number {
-  u32[0] = h << 16;
-  return f32[0]!;
-}
-
-/** A number to bfloat16 bits (round to nearest even). */
-export function floatToBf16(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!;
-  if ((b & 0x7fffffff) > 0x7f800000) return ((b >>> 16) | 0x40) & 0xffff;
-  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
-}
+// float16 / bfloat16 conversions are @quanta/tensor's (round to nearest even, tested exhaustively against onnxruntime).
+import { bf16ToF32 as bf16ToFloat, f16ToF32 as halfToFloat, f32ToBf16 as floatToBf16, f32ToF16 as floatToHalf } from "@quanta/tensor";
+export { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat };
 
 export const isFloatDType = (d: DType): boolean => d === "float32" || d === "float64" || d === "float16" || d === "bfloat16";
 

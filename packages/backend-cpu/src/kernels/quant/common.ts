@@ -73,42 +73,9 @@ export function f32Bits(x: number): number {
   return u32[0]!;
 }
 
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1024 + m) * 2 ** (e - 25);
-}
-
-/** float32 value to float16 bits, round to nearest even. */
-export function floatToHalf(x: number): number {
-  const b = f32Bits(x);
-  const sign = (b >>> 16) & 0x8000;
-  const e = (b >>> 23) & 0xff;
-  const m = b & 0x7fffff;
-  if (e === 255) return sign | 0x7c00 | (m ? 0x200 : 0);
-  const a = Math.abs(x);
-  if (a >= 65520) return sign | 0x7c00; // rounds to infinity
-  if (a < 6.103515625e-5) return sign | rne(a * 16777216); // subnormal (or rounds up to the smallest normal)
-  const E = e - 127;
-  let h = ((E + 15) << 10) | (m >>> 13);
-  const rem = m & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
-
-export const bf16ToFloat = (h: number): number => {
-  u32[0] = h << 16;
-  return f32[0]!;
-};
-
-export function floatToBf16(x: number): number {
-  const b = f32Bits(x);
-  if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return (b >>> 16) | 0x40;
-  return (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
-}
+// float16 / bfloat16 conversions are @quanta/tensor's (round to nearest even, tested exhaustively against onnxruntime).
+import { bf16ToF32 as bf16ToFloat, f16ToF32 as halfToFloat, f32ToBf16 as floatToBf16, f32ToF16 as floatToHalf } from "@quanta/tensor";
+export { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat };
 
 /** Values of a float tensor (float32, float16, bfloat16, float64) as float32 numbers. */
 export function floatValues(t: Tensor): Float32Array {
