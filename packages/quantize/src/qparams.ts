@@ -108,14 +108,35 @@ export const qparams: Pass = {
       for (const [v, a] of ann.tensors) {
         if (a.kind !== "bias") continue;
         const si = out.get(a.input);
-        const sw = out.get(a.weight);
+        let sw = out.get(a.weight);
         if (!si || !sw) continue;
         const b = v.constant!.load().data as Float32Array;
+        const perChannel = sw.scale.length !== 1;
+        if (perChannel && sw.scale.length !== b.length) continue;
+        // As onnxruntime does: where s_input * s_weight is too small for the bias to fit int32, raise the
+        // weight scale of that channel (and requantize the weight) instead of leaving the bias in float.
+        let raised = false;
+        const wscale = Float32Array.from(sw.scale);
+        for (let c = 0; c < b.length; c++) {
+          const k = perChannel ? c : 0;
+          const need = Math.abs(b[c]!) / (si.scale[0]! * (INT32_MAX - 1024));
+          if (Number.isFinite(need) && need > wscale[k]!) {
+            wscale[k] = Math.fround(need * 1.0001);
+            raised = true;
+          }
+        }
+        if (raised && isInt(sw.dtype as QuantSpec["dtype"]) && sw.dtype !== "int32" && a.weight.constant) {
+          sw = { ...sw, scale: wscale };
+          out.set(a.weight, sw);
+          const t = a.weight.constant.load() as Tensor<"float32">;
+          quantized.set(a.weight, quantizeLinear(t, { scale: sw.scale, zeroPoint: sw.zeroPoint, ...(sw.axis !== undefined ? { axis: sw.axis } : {}), ...(sw.blockSize ? { blockSize: sw.blockSize } : {}) }, sw.dtype as IntTarget));
+          yield* ctx.warn(`raised the weight scale of '${a.weight.name}' so that bias '${v.name}' fits int32`);
+        }
         const scale = new Float32Array(b.length);
         const q = new Int32Array(b.length);
         let overflow = false;
         for (let c = 0; c < b.length; c++) {
-          scale[c] = Math.fround(si.scale[0]! * sw.scale[sw.scale.length === 1 ? 0 : c]!);
+          scale[c] = Math.fround(si.scale[0]! * sw.scale[perChannel ? c : 0]!);
           const x = roundHalfEven(Math.fround(b[c]! / scale[c]!));
           if (!Number.isFinite(x) || Math.abs(x) > INT32_MAX || scale[c] === 0) overflow = true;
           q[c] = x;

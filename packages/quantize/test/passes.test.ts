@@ -315,7 +315,7 @@ describe("qparams (onnxruntime formulas)", () => {
     expect(Array.from(quantized.get(v("B"))!.data as Int32Array)).toEqual([2, -4]);
   });
 
-  it("a bias that does not fit int32 stays float with a warning", () => {
+  it("a bias that does not fit int32 raises the weight scale (as onnxruntime does) and stays exact", () => {
     const m = onnxModel();
     const g = m.graph;
     const x = g.addInput("X", { elem: "float32", shape: [1, 2] });
@@ -324,8 +324,16 @@ describe("qparams (onnxruntime formulas)", () => {
     const gemm = g.addNode({ op: "Gemm", name: "gemm", inputs: [x, w, b], outputs: ["Y"], attributes: { transB: attr.int(1) } });
     g.addOutput(gemm.outputs[0]!);
     const r = run(m, PRESETS.int8Static(), { X: [0, 1e-3], Y: [0, 1] });
-    expect(r.params.has(r.v("B"))).toBe(false);
-    expect(r.warnings.join("\n")).toMatch(/bias 'B' does not fit int32/);
+    const si = r.params.get(r.v("X"))!.scale[0]!;
+    const sw = r.params.get(r.v("W"))!.scale[0]!;
+    expect(sw).toBeGreaterThan(1e-6 / 127); // raised above absmax / 127
+    const pb = r.params.get(r.v("B"))!;
+    expect(pb.dtype).toBe("int32");
+    expect(pb.scale[0]).toBe(Math.fround(si * sw));
+    const q = r.quantized.get(r.v("B"))!.data as Int32Array;
+    expect(Math.abs(q[0]!)).toBeLessThanOrEqual(2147483647);
+    expect(Math.abs(q[0]! * pb.scale[0]! - 1e6) / 1e6).toBeLessThan(1e-6);
+    expect(r.warnings.join("\n")).toMatch(/raised the weight scale of 'W' so that bias 'B' fits int32/);
   });
 
   it("uint8 asymmetric per-tensor weights (spec override) follow the asymmetric formula", () => {

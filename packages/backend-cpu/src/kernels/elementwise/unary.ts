@@ -1,225 +1,223 @@
-// Unary elementwise ops and activations.
+// Unary elementwise ops: math, rounding, trigonometry, Erf, IsNaN/IsInf, Not, BitwiseNot.
+// Float dtypes run one loop per op over Float32Array/Float64Array (float16/bfloat16 computed in float32);
+// integer dtypes run an element function (number storages) or a bigint one (int64/uint64).
 import type { Node } from "@quanta/ir";
 import type { DType, Tensor } from "@quanta/tensor";
 import type { Input, Kernel, KernelFn, PrepareContext, RunContext } from "../../kernel.js";
-import { floatData, floatOut, isFloatDType } from "../nn/float_impl.js";
 import { invalid, unsupported } from "../util.js";
-import { num } from "./broadcast.js";
+import {
+  type BigArray,
+  type FloatArray,
+  type NumArray,
+  decodeBf16,
+  decodeHalf,
+  encodeBf16,
+  encodeHalf,
+  floatView,
+  isBigDType,
+  isFloatDType,
+  isSignedDType,
+} from "./dtypes.js";
+import { erf, roundEven } from "./math.js";
 
-type F = (x: number) => number;
-// biome-ignore lint/suspicious/noExplicitAny: one element function serves number and bigint storages
-type G = (x: any) => any;
+/** A float loop: d[i] = f(s[i]) for i < n (s and d may be the same array). */
+export type FLoop = (s: FloatArray, d: FloatArray, n: number) => void;
+type NumFn = (x: number) => number;
+type BigFn = (x: bigint) => bigint;
 
-/** erf with relative error below 1.2e-7 (Numerical Recipes' erfc Chebyshev fit). */
-export function erf(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? 1 - r : r - 1;
-}
-
-/** Round half to even. */
-export function roundEven(x: number): number {
-  if (!Number.isFinite(x)) return x;
-  const r = Math.round(x);
-  return Math.abs(x - Math.trunc(x)) === 0.5 ? 2 * Math.round(x / 2) : r;
-}
-
-interface Spec {
+export interface UnarySpec {
   readonly op: string;
-  readonly float?: (node: Node) => F;
-  /** Integer element function on numbers (int8..uint32) and bigints (int64/uint64). */
-  readonly int?: (node: Node) => G;
-  readonly bool?: (node: Node) => G;
-  /** Output is bool. */
-  readonly toBool?: boolean;
+  /** Builds the float loop from the node's attributes (float32, float64, float16, bfloat16). */
+  readonly float?: (node: Node, ctx: PrepareContext) => FLoop;
+  /** Element function for the integer dtypes stored as numbers (int8..uint32); `signed` tells the dtype's kind. */
+  readonly int?: (node: Node, signed: boolean) => NumFn;
+  /** Element function for int64/uint64. */
+  readonly big?: (node: Node, signed: boolean) => BigFn;
+  /** Element function for bool (0/1). */
+  readonly bool?: (node: Node) => NumFn;
 }
 
-function unary(s: Spec): Kernel {
+/** Runs a float loop for any float dtype, allocating the output. */
+export function runFloatLoop(loop: FLoop, x: Tensor, rt: RunContext): Tensor {
+  const n = x.data.length;
+  const o = rt.alloc(x.dtype, x.shape);
+  if (x.dtype === "float32" || x.dtype === "float64") {
+    loop(x.data as FloatArray, o.data as FloatArray, n);
+    return o;
+  }
+  const half = x.dtype === "float16";
+  const tmp = half ? decodeHalf(x.data as Uint16Array) : decodeBf16(x.data as Uint16Array);
+  loop(tmp, tmp, n);
+  if (half) encodeHalf(tmp, o.data as Uint16Array);
+  else encodeBf16(tmp, o.data as Uint16Array);
+  return o;
+}
+
+function mapNum(f: NumFn, s: NumArray, d: NumArray): void {
+  for (let i = 0; i < s.length; i++) d[i] = f(s[i]!);
+}
+function mapBig(f: BigFn, s: BigArray, d: BigArray): void {
+  for (let i = 0; i < s.length; i++) d[i] = f(s[i]!);
+}
+
+/** A unary kernel whose output has the input's dtype and shape. */
+export function unaryKernel(s: UnarySpec): Kernel {
   return {
     op: s.op,
     prepare(node: Node, ctx: PrepareContext): KernelFn {
-      const ff = s.float?.(node);
-      const fi = s.int?.(node);
-      const fb = s.bool?.(node);
+      const loop = s.float?.(node, ctx);
+      const cache = new Map<DType, NumFn | BigFn | undefined>();
+      const elementFn = (d: DType): NumFn | BigFn | undefined => {
+        if (cache.has(d)) return cache.get(d);
+        const f = d === "bool" ? s.bool?.(node) : isBigDType(d) ? s.big?.(node, d === "int64") : s.int?.(node, isSignedDType(d));
+        cache.set(d, f);
+        return f;
+      };
       return (inputs: readonly Input[], rt: RunContext) => {
         const x = inputs[0];
         if (!x) throw invalid(node, `${s.op} needs an input`);
-        const d: DType = x.dtype;
-        const n = x.data.length;
-        if (s.toBool) {
-          const o = rt.alloc("bool", x.shape);
-          const src = d === "bool" ? num(x) : floatData(x);
-          const f = d === "bool" ? fb : ff;
-          if (!f) throw unsupported(node, ctx, `${s.op} on ${d}`);
-          for (let i = 0; i < n; i++) o.data[i] = f(src[i]!);
-          return [o];
-        }
+        const d = x.dtype;
         if (isFloatDType(d)) {
-          if (!ff) throw unsupported(node, ctx, `${s.op} on ${d}`);
-          const src = floatData(x);
-          const out = floatOut(rt, d, x.shape);
-          const o = out.data;
-          for (let i = 0; i < n; i++) o[i] = ff(src[i]!);
-          return [out.commit()];
+          if (!loop) throw unsupported(node, ctx, `${s.op} on ${d}`);
+          return [runFloatLoop(loop, x, rt)];
         }
-        const f = d === "bool" ? fb : fi;
+        const f = d === "int4" || d === "uint4" || d.startsWith("float8") ? undefined : elementFn(d);
         if (!f) throw unsupported(node, ctx, `${s.op} on ${d}`);
-        const o = rt.alloc(d, x.shape) as Tensor;
-        const src = num(x);
-        const dst = num(o);
-        for (let i = 0; i < n; i++) dst[i] = f(src[i]!);
+        const o = rt.alloc(d, x.shape);
+        if (isBigDType(d)) mapBig(f as BigFn, x.data as BigArray, o.data as BigArray);
+        else mapNum(f as NumFn, x.data as NumArray, o.data as NumArray);
         return [o];
       };
     },
   };
 }
 
-const fl = (f: F) => () => f;
+/** Float-only unary op from a fixed loop. */
+const floatOp = (op: string, loop: FLoop): Kernel => unaryKernel({ op, float: () => loop });
 
-export const Abs = unary({ op: "Abs", float: fl(Math.abs), int: () => (x) => (x < 0 ? -x : x) });
-export const Neg = unary({ op: "Neg", float: fl((x) => -x), int: () => (x) => -x });
-export const Sign = unary({ op: "Sign", float: fl((x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : Number.NaN)), int: () => (x) => (typeof x === "bigint" ? (x > 0n ? 1n : x < 0n ? -1n : 0n) : Math.sign(x)) });
-export const Exp = unary({ op: "Exp", float: fl(Math.exp) });
-export const Log = unary({ op: "Log", float: fl(Math.log) });
-export const Sqrt = unary({ op: "Sqrt", float: fl(Math.sqrt) });
-export const Reciprocal = unary({ op: "Reciprocal", float: fl((x) => 1 / x) });
-export const Floor = unary({ op: "Floor", float: fl(Math.floor) });
-export const Ceil = unary({ op: "Ceil", float: fl(Math.ceil) });
-export const Round = unary({ op: "Round", float: fl(roundEven) });
-export const Sin = unary({ op: "Sin", float: fl(Math.sin) });
-export const Cos = unary({ op: "Cos", float: fl(Math.cos) });
-export const Tan = unary({ op: "Tan", float: fl(Math.tan) });
-export const Asin = unary({ op: "Asin", float: fl(Math.asin) });
-export const Acos = unary({ op: "Acos", float: fl(Math.acos) });
-export const Atan = unary({ op: "Atan", float: fl(Math.atan) });
-export const Sinh = unary({ op: "Sinh", float: fl(Math.sinh) });
-export const Cosh = unary({ op: "Cosh", float: fl(Math.cosh) });
-export const Asinh = unary({ op: "Asinh", float: fl(Math.asinh) });
-export const Acosh = unary({ op: "Acosh", float: fl(Math.acosh) });
-export const Atanh = unary({ op: "Atanh", float: fl(Math.atanh) });
-export const Tanh = unary({ op: "Tanh", float: fl(Math.tanh) });
-export const Erf = unary({ op: "Erf", float: fl(erf) });
-export const Not = unary({ op: "Not", bool: () => (x) => (x ? 0 : 1) });
-export const BitwiseNot = unary({ op: "BitwiseNot", int: () => (x) => ~x });
-export const IsNaN = unary({ op: "IsNaN", toBool: true, float: fl((x) => (Number.isNaN(x) ? 1 : 0)) });
-export const IsInf = unary({
-  op: "IsInf",
-  toBool: true,
-  float: (n) => {
-    const pos = n.int("detect_positive", 1) !== 0;
-    const neg = n.int("detect_negative", 1) !== 0;
-    return (x) => ((pos && x === Number.POSITIVE_INFINITY) || (neg && x === Number.NEGATIVE_INFINITY) ? 1 : 0);
+export const Abs = unaryKernel({
+  op: "Abs",
+  float: () => (s, d, n) => {
+    for (let i = 0; i < n; i++) d[i] = Math.abs(s[i]!);
   },
+  int: () => (x) => (x < 0 ? -x : x),
+  big: () => (x) => (x < 0n ? -x : x),
 });
-
-export const Relu = unary({ op: "Relu", float: fl((x) => (x > 0 ? x : x === 0 || x < 0 ? 0 : x)), int: () => (x) => (x > 0 ? x : typeof x === "bigint" ? 0n : 0) });
-export const LeakyRelu = unary({ op: "LeakyRelu", float: (n) => { const a = n.float("alpha", 0.01); return (x) => (x >= 0 ? x : a * x); } });
-export const Sigmoid = unary({ op: "Sigmoid", float: fl((x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)))) });
-export const HardSigmoid = unary({
-  op: "HardSigmoid",
-  float: (n) => {
-    const a = n.float("alpha", 0.2);
-    const b = n.float("beta", 0.5);
-    return (x) => Math.max(0, Math.min(1, a * x + b));
+export const Neg = unaryKernel({
+  op: "Neg",
+  float: () => (s, d, n) => {
+    for (let i = 0; i < n; i++) d[i] = -s[i]!;
   },
+  int: () => (x) => -x,
+  big: () => (x) => -x,
 });
-export const HardSwish = unary({ op: "HardSwish", float: fl((x) => x * Math.max(0, Math.min(1, x / 6 + 0.5))) });
-export const Elu = unary({ op: "Elu", float: (n) => { const a = n.float("alpha", 1); return (x) => (x >= 0 ? x : a * (Math.exp(x) - 1)); } });
-export const Selu = unary({
-  op: "Selu",
-  float: (n) => {
-    const a = n.float("alpha", 1.6732631921768188);
-    const g = n.float("gamma", 1.0507010221481323);
-    return (x) => (x > 0 ? g * x : g * (a * Math.exp(x) - a));
-  },
-});
-export const Celu = unary({ op: "Celu", float: (n) => { const a = n.float("alpha", 1); return (x) => Math.max(0, x) + Math.min(0, a * (Math.exp(x / a) - 1)); } });
-const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
-export const Softplus = unary({ op: "Softplus", float: fl(softplus) });
-export const Softsign = unary({ op: "Softsign", float: fl((x) => x / (1 + Math.abs(x))) });
-export const ThresholdedRelu = unary({ op: "ThresholdedRelu", float: (n) => { const a = n.float("alpha", 1); return (x) => (x > a ? x : 0); } });
-export const Mish = unary({ op: "Mish", float: fl((x) => x * Math.tanh(softplus(x))) });
-export const Gelu = unary({
-  op: "Gelu",
-  float: (n) => {
-    const approx = n.string("approximate", "none");
-    if (approx === "tanh") {
-      const c = Math.sqrt(2 / Math.PI);
-      return (x) => 0.5 * x * (1 + Math.tanh(c * (x + 0.044715 * x * x * x)));
+export const Sign = unaryKernel({
+  op: "Sign",
+  float: () => (s, d, n) => {
+    for (let i = 0; i < n; i++) {
+      const v = s[i]!;
+      d[i] = v > 0 ? 1 : v < 0 ? -1 : v; // 0 and NaN map to themselves
     }
-    return (x) => 0.5 * x * (1 + erf(x / Math.SQRT2));
   },
+  int: () => (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+  big: () => (x) => (x > 0n ? 1n : x < 0n ? -1n : 0n),
 });
-export const Shrink = unary({
-  op: "Shrink",
-  float: (n) => {
-    const bias = n.float("bias", 0);
-    const l = n.float("lambd", 0.5);
-    return (x) => (x < -l ? x + bias : x > l ? x - bias : 0);
-  },
-  int: (n) => {
-    const bias = n.float("bias", 0);
-    const l = n.float("lambd", 0.5);
-    return (x) => (x < -l ? x + bias : x > l ? x - bias : 0);
-  },
+export const Exp = floatOp("Exp", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.exp(s[i]!);
 });
+export const Log = floatOp("Log", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.log(s[i]!);
+});
+export const Sqrt = floatOp("Sqrt", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.sqrt(s[i]!);
+});
+export const Reciprocal = floatOp("Reciprocal", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = 1 / s[i]!;
+});
+export const Floor = floatOp("Floor", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.floor(s[i]!);
+});
+export const Ceil = floatOp("Ceil", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.ceil(s[i]!);
+});
+export const Round = floatOp("Round", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = roundEven(s[i]!);
+});
+export const Sin = floatOp("Sin", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.sin(s[i]!);
+});
+export const Cos = floatOp("Cos", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.cos(s[i]!);
+});
+export const Tan = floatOp("Tan", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.tan(s[i]!);
+});
+export const Asin = floatOp("Asin", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.asin(s[i]!);
+});
+export const Acos = floatOp("Acos", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.acos(s[i]!);
+});
+export const Atan = floatOp("Atan", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.atan(s[i]!);
+});
+export const Sinh = floatOp("Sinh", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.sinh(s[i]!);
+});
+export const Cosh = floatOp("Cosh", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.cosh(s[i]!);
+});
+export const Asinh = floatOp("Asinh", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.asinh(s[i]!);
+});
+export const Acosh = floatOp("Acosh", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.acosh(s[i]!);
+});
+export const Atanh = floatOp("Atanh", (s, d, n) => {
+  for (let i = 0; i < n; i++) d[i] = Math.atanh(s[i]!);
+});
+/** Erf: floats, and (ONNX 13+) integers, whose result truncates to -1, 0 or 1. */
+export const Erf = unaryKernel({
+  op: "Erf",
+  float: () => (s, d, n) => {
+    for (let i = 0; i < n; i++) d[i] = erf(s[i]!);
+  },
+  int: () => (x) => Math.trunc(erf(x)),
+  big: () => (x) => BigInt(Math.trunc(erf(Number(x)))),
+});
+export const Not = unaryKernel({ op: "Not", bool: () => (x) => (x ? 0 : 1) });
+/** BitwiseNot: the store into the output's storage wraps to the dtype's width. */
+export const BitwiseNot = unaryKernel({ op: "BitwiseNot", int: () => (x) => ~x, big: () => (x) => ~x });
 
-/** Clip: bounds from attributes (opset < 11) or optional scalar inputs (11+); integers from opset 12. */
-export const Clip: Kernel = {
-  op: "Clip",
-  prepare(node, ctx) {
-    const attrMin = node.float("min", Number.NEGATIVE_INFINITY);
-    const attrMax = node.float("max", Number.POSITIVE_INFINITY);
-    return (inputs, rt) => {
-      const x = inputs[0];
-      if (!x) throw invalid(node, "Clip needs an input");
-      const scalar = (t: Input, dflt: number | bigint) => (t && t.data.length > 0 ? (t.data[0] as number | bigint) : dflt);
-      const d = x.dtype;
-      const n = x.data.length;
-      if (d === "int64" || d === "uint64") {
-        const lo = scalar(inputs[1], -(1n << 63n)) as bigint;
-        const hi = scalar(inputs[2], (1n << 64n) - 1n) as bigint;
-        const o = rt.alloc(d, x.shape);
-        const s = x.data as BigInt64Array;
-        for (let i = 0; i < n; i++) {
-          const v = s[i]!;
-          // biome-ignore lint/complexity/useMathMinMax: bigint values
-          (o.data as BigInt64Array)[i] = v < lo ? lo : v > hi ? hi : v;
-        }
+/** IsNaN / IsInf: float input, bool output. */
+function floatToBool(op: string, make: (node: Node) => (s: FloatArray, d: Uint8Array, n: number) => void): Kernel {
+  return {
+    op,
+    prepare(node, ctx) {
+      const loop = make(node);
+      return (inputs, rt) => {
+        const x = inputs[0];
+        if (!x) throw invalid(node, `${op} needs an input`);
+        if (!isFloatDType(x.dtype)) throw unsupported(node, ctx, `${op} on ${x.dtype}`);
+        const o = rt.alloc("bool", x.shape);
+        loop(floatView(x), o.data, o.data.length);
         return [o];
-      }
-      if (isFloatDType(d)) {
-        const lo = ctx.opset < 11 ? attrMin : inputs[1] ? floatData(inputs[1])[0]! : Number.NEGATIVE_INFINITY;
-        const hi = ctx.opset < 11 ? attrMax : inputs[2] ? floatData(inputs[2])[0]! : Number.POSITIVE_INFINITY;
-        const src = floatData(x);
-        const out = floatOut(rt, d, x.shape);
-        const o = out.data;
-        for (let i = 0; i < n; i++) {
-          const v = src[i]!;
-          // biome-ignore lint/complexity/useMathMinMax: NaN passes through Clip unchanged
-          o[i] = v < lo ? lo : v > hi ? hi : v;
-        }
-        if (lo > hi) o.fill(hi);
-        return [out.commit()];
-      }
-      const lo = Number(scalar(inputs[1], Number.NEGATIVE_INFINITY));
-      const hi = Number(scalar(inputs[2], Number.POSITIVE_INFINITY));
-      const o = rt.alloc(d, x.shape) as Tensor;
-      const s = num(x);
-      const dst = num(o);
-      for (let i = 0; i < n; i++) {
-        const v = s[i]!;
-        // biome-ignore lint/complexity/useMathMinMax: one expression for every integer storage
-        dst[i] = v < lo ? lo : v > hi ? hi : v;
-      }
-      return [o];
-    };
-  },
-};
+      };
+    },
+  };
+}
+export const IsNaN = floatToBool("IsNaN", () => (s, d, n) => {
+  for (let i = 0; i < n; i++) {
+    d[i] = Number.isNaN(s[i]!) ? 1 : 0;
+  }
+});
+export const IsInf = floatToBool("IsInf", (node) => {
+  const pos = node.int("detect_positive", 1) !== 0 ? Number.POSITIVE_INFINITY : Number.NaN;
+  const neg = node.int("detect_negative", 1) !== 0 ? Number.NEGATIVE_INFINITY : Number.NaN;
+  return (s, d, n) => {
+    for (let i = 0; i < n; i++) {
+      const v = s[i]!;
+      d[i] = v === pos || v === neg ? 1 : 0;
+    }
+  };
+});
