@@ -1,12 +1,3 @@
-import { defineConfig } from "tsup";
+import { library } from "../../tsup.shared.js";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/node.ts"],
-  format: ["esm"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: "es2022",
-  platform: "neutral",
-  external: [/^node:/],
-});
+export default library({ entry: ["src/index.ts", "src/node.ts"], external: [/^node:/] });

@@ -17,25 +17,8 @@ import {
   numberToF8e5m2,
   numberToHalf,
 } from "./dtypes.js";
+import { dtypeFromOnnx } from "../shape/common.js";
 
-/** ONNX TensorProto.DataType codes of the dtypes Cast handles. */
-const ONNX_TYPES: Record<number, DType> = {
-  1: "float32",
-  2: "uint8",
-  3: "int8",
-  4: "uint16",
-  5: "int16",
-  6: "int32",
-  7: "int64",
-  9: "bool",
-  10: "float16",
-  11: "float64",
-  12: "uint32",
-  13: "uint64",
-  16: "bfloat16",
-  17: "float8e4m3fn",
-  19: "float8e5m2",
-};
 const ONNX_NAMES: Record<number, string> = { 8: "string", 14: "complex64", 15: "complex128", 18: "float8e4m3fnuz", 20: "float8e5m2fnuz", 21: "uint4", 22: "int4", 23: "float4e2m1" };
 
 /** Cast-1 names its target type with a string. */
@@ -180,7 +163,8 @@ function castKernel(op: "Cast" | "CastLike"): Kernel {
         const name = node.string("to");
         const code = name !== undefined ? CAST1_NAMES[name.toUpperCase()] : node.int("to");
         if (code === undefined) throw invalid(node, `Cast needs a 'to' attribute${name !== undefined ? ` (unknown type '${name}')` : ""}`);
-        to = ONNX_TYPES[code];
+        const d = dtypeFromOnnx(code);
+        to = d === "int4" || d === "uint4" ? undefined : d; // 4-bit casts: not supported (named by ONNX_NAMES below)
         if (!to) throw unsupported(node, ctx, `Cast to ${ONNX_NAMES[code] ?? `ONNX type ${code}`}`);
       }
       return (inputs, rt) => {
