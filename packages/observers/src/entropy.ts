@@ -36,7 +36,7 @@ function make(base: HistogramState, levels: number): EntropyState {
 
 /**
  * TensorRT's KL-divergence threshold over a histogram of |x| (bins of width w, exact zeros left out):
- * for every candidate i = levels .. (last non-empty bin + 1):
+ * for every candidate i = (first non-empty bin + levels) .. (last non-empty bin + 1) (max |x| if none):
  *   p = bins[0 .. i-1], with the mass of bins[i ..] (the outliers) added to p[i-1];
  *   q = bins[0 .. i-1] (without the outliers) merged into `levels` groups (bin j in group
  *       floor(j * levels / i)), each group's mass spread evenly over the positions where p is non-zero;
@@ -59,10 +59,18 @@ export function entropyThreshold(h: ChannelHistogram, levels: number): number {
     xlogx[j + 1] = xlogx[j]! + (b > 0 ? b * Math.log(b) : 0);
     nonzero[j + 1] = nonzero[j]! + (b > 0 ? 1 : 0);
   }
+  // The first candidate keeps `levels` bins of the data's own span, as TensorRT's i = levels does for data
+  // starting at 0. Starting at `levels` regardless would let data far from 0 (an offset, one-signed
+  // distribution) reach a candidate whose kept part is a single bin: p and q then agree on it, KL is 0,
+  // and the threshold lands just above min |x|, clipping nearly everything.
+  let first = 0;
+  while (cum[first + 1] === 0) first++;
+  const from = first + levels;
+  if (from > n) return h.amax;
   const logTotal = Math.log(total);
   let best = Number.POSITIVE_INFINITY;
   let bestI = n;
-  for (let i = levels; i <= n; i++) {
+  for (let i = from; i <= n; i++) {
     const kept = cum[i]!;
     if (kept === 0) continue;
     const outliers = total - kept;
@@ -101,7 +109,7 @@ export function entropyThreshold(h: ChannelHistogram, levels: number): number {
 
 /**
  * Entropy (KL) calibration as TensorRT does it, on a `bins`-bin histogram of |x| (default 2048) with
- * every bin edge from `levels` up to the data's last bin as a candidate threshold (onnxruntime's defaults,
+ * every bin edge from `levels` bins above the data's first bin up to its last as a candidate threshold (onnxruntime's defaults,
  * 128 bins for 128 levels, leave only the maximum). The range is the observed one clipped to [-t, t].
  */
 export const entropy: Observer<EntropyState, EntropyOptions> = {

@@ -14,10 +14,12 @@ function referenceThreshold(binsIn: Float64Array, zeros: number, width: number, 
   let n = bins.length;
   while (n > 0 && bins[n - 1] === 0) n--;
   const total = bins.reduce((a, b) => a + b, 0);
-  if (n <= levels) return amax;
+  let first = 0;
+  while (bins[first] === 0) first++;
+  if (n <= levels || first + levels > n) return amax;
   let best = Number.POSITIVE_INFINITY;
   let bestI = n;
-  for (let i = levels; i <= n; i++) {
+  for (let i = first + levels; i <= n; i++) {
     const p = Array.from(bins.subarray(0, i));
     const outliers = total - p.reduce((a, b) => a + b, 0);
     p[i - 1] = p[i - 1]! + outliers;
@@ -108,6 +110,28 @@ describe("entropy (KL, TensorRT style)", () => {
     const c = entropy.create({ levels: 128, bins: 256 });
     entropy.update(c, few);
     expect([...entropy.range(c).min, ...entropy.range(c).max]).toEqual([-2, 2]);
+  });
+
+  it("data far from 0 (an offset or one-signed distribution) is not clipped to just above min |x|", () => {
+    // Regression: candidates started at `levels` bins from 0 whatever the data, so the first bin holding
+    // data gave a kept part of one bin, KL 0, and a range of width ~one bin (hard-sigmoid gates
+    // [0.14, 0.30] came out as [0.1448, 0.1450]).
+    const u = uniform(100_000, 0.5, 1, 9);
+    const s = entropy.create();
+    entropy.update(s, u);
+    const r = entropy.range(s);
+    expect(r.min[0]!).toBeGreaterThanOrEqual(0.5);
+    expect(r.min[0]!).toBeLessThan(0.5001);
+    expect(r.max[0]!).toBeGreaterThan(0.95);
+    const neg = entropy.create();
+    entropy.update(neg, u.map((x) => -x));
+    const rn = entropy.range(neg);
+    expect(rn.min[0]!).toBeLessThan(-0.95);
+    // A narrow band far out: fewer than `levels` bins of its own span, the full range is kept.
+    const band = gaussian(50_000, 0.001, 10).map((x) => 5 + x);
+    const b = entropy.create();
+    entropy.update(b, band);
+    expect([entropy.range(b).min[0], entropy.range(b).max[0]]).toEqual([Math.min(...band), Math.max(...band)]);
   });
 
   it("checks its options", () => {
