@@ -146,3 +146,38 @@ export function readArray(observer: string, o: JSONObject, key: string, into: Fl
 export function emptyRange(channels: number): { min: Float32Array; max: Float32Array } {
   return { min: new Float32Array(channels), max: new Float32Array(channels) };
 }
+
+/** Non-finite values seen by the last `scanMinMax` call (reused object: no allocation per update). */
+export const nonFinite = { nan: 0, inf: 0 };
+
+/**
+ * Widens `mins`/`maxs` (one entry per channel) by the finite values of `data`, laid out as the current
+ * `layout` says; NaN and ±Infinity are skipped and counted in `nonFinite`.
+ */
+export function scanMinMax(data: Float32Array, mins: Float32Array | Float64Array, maxs: Float32Array | Float64Array): void {
+  const { outer, channels, inner } = layout;
+  let nan = 0;
+  let inf = 0;
+  let i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      let lo = mins[c]!;
+      let hi = maxs[c]!;
+      const end = i + inner;
+      for (; i < end; i++) {
+        const x = data[i]!;
+        if (x - x !== 0) {
+          if (Number.isNaN(x)) nan++;
+          else inf++;
+          continue;
+        }
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+      mins[c] = lo;
+      maxs[c] = hi;
+    }
+  }
+  nonFinite.nan = nan;
+  nonFinite.inf = inf;
+}

@@ -13,6 +13,8 @@ import {
   readObject,
   readPolicy,
   resolveLayout,
+  nonFinite,
+  scanMinMax,
 } from "./common.js";
 import { IncompatibleStates, InvalidOption, InvalidState } from "./errors.js";
 import type { JSONValue, NonFinitePolicy, ObservedCounts, Observer, ObserverOptions, Range } from "./types.js";
@@ -121,7 +123,7 @@ export const ema: Observer<MovingAverageState, MovingAverageOptions> = {
     if (n === 0) return;
     checkChannels(NAME, s.channels, shape, n);
     if (s.nonFinite === "throw") assertFinite(NAME, data);
-    const { outer, channels, inner } = layout;
+    const { channels } = layout;
     if (s.channels === 0) allocate(s, channels);
     if (batchMin.length < channels) {
       batchMin = new Float64Array(channels);
@@ -131,28 +133,9 @@ export const ema: Observer<MovingAverageState, MovingAverageOptions> = {
     const bmax = batchMax;
     bmin.fill(Number.POSITIVE_INFINITY, 0, channels);
     bmax.fill(Number.NEGATIVE_INFINITY, 0, channels);
-    let nan = 0;
-    let inf = 0;
-    let i = 0;
-    for (let o = 0; o < outer; o++) {
-      for (let c = 0; c < channels; c++) {
-        let lo = bmin[c]!;
-        let hi = bmax[c]!;
-        const end = i + inner;
-        for (; i < end; i++) {
-          const x = data[i]!;
-          if (x - x !== 0) {
-            if (Number.isNaN(x)) nan++;
-            else inf++;
-            continue;
-          }
-          if (x < lo) lo = x;
-          if (x > hi) hi = x;
-        }
-        bmin[c] = lo;
-        bmax[c] = hi;
-      }
-    }
+    scanMinMax(data, bmin, bmax);
+    const nan = nonFinite.nan;
+    const inf = nonFinite.inf;
     const k = s.constant;
     const mean = s.average === "mean";
     for (let c = 0; c < channels; c++) {

@@ -23,6 +23,8 @@ import {
   readCount,
   readPolicy,
   resolveLayout,
+  nonFinite,
+  scanMinMax,
 } from "./common.js";
 import { IncompatibleStates, InvalidOption, InvalidState } from "./errors.js";
 import type { NonFinitePolicy, ObservedCounts } from "./types.js";
@@ -193,28 +195,9 @@ export function histogramUpdate(name: string, s: HistogramState, data: Float32Ar
   const counts = s.counts;
 
   // Pass 1: min / max per channel, non-finite values counted.
-  let nan = 0;
-  let inf = 0;
-  let i = 0;
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      let lo = mins[c]!;
-      let hi = maxs[c]!;
-      const end = i + inner;
-      for (; i < end; i++) {
-        const x = data[i]!;
-        if (x - x !== 0) {
-          if (Number.isNaN(x)) nan++;
-          else inf++;
-          continue;
-        }
-        if (x < lo) lo = x;
-        if (x > hi) hi = x;
-      }
-      mins[c] = lo;
-      maxs[c] = hi;
-    }
-  }
+  scanMinMax(data, mins, maxs);
+  const nan = nonFinite.nan;
+  const inf = nonFinite.inf;
 
   // Grow each channel's grid to cover its new [min, max] (rebinning its counts when it changes).
   if (scratch.length < bins) scratch = new Float64Array(bins);
@@ -241,7 +224,7 @@ export function histogramUpdate(name: string, s: HistogramState, data: Float32Ar
   }
 
   // Pass 2: count each finite value in its bin; exact zeros are counted aside, then added to their bin.
-  i = 0;
+  let i = 0;
   const absolute = s.absolute;
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < channels; c++) {

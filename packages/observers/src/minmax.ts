@@ -11,6 +11,8 @@ import {
   readObject,
   readPolicy,
   resolveLayout,
+  nonFinite,
+  scanMinMax,
 } from "./common.js";
 import { IncompatibleStates, InvalidState } from "./errors.js";
 import type { JSONValue, NonFinitePolicy, ObservedCounts, Observer, ObserverOptions, Range } from "./types.js";
@@ -60,7 +62,7 @@ export const minmax: Observer<MinMaxState, ObserverOptions> = {
     if (n === 0) return;
     checkChannels(NAME, s.channels, shape, n);
     if (s.nonFinite === "throw") assertFinite(NAME, data);
-    const { outer, channels, inner } = layout;
+    const { channels } = layout;
     if (s.channels === 0) {
       s.channels = channels;
       s.min = new Float32Array(channels).fill(Number.POSITIVE_INFINITY);
@@ -68,29 +70,9 @@ export const minmax: Observer<MinMaxState, ObserverOptions> = {
     }
     const mins = s.min;
     const maxs = s.max;
-    let nan = 0;
-    let inf = 0;
-    let i = 0;
-    for (let o = 0; o < outer; o++) {
-      for (let c = 0; c < channels; c++) {
-        let lo = mins[c]!;
-        let hi = maxs[c]!;
-        const end = i + inner;
-        for (; i < end; i++) {
-          const x = data[i]!;
-          if (x - x !== 0) {
-            // NaN or ±Infinity: skipped, counted.
-            if (Number.isNaN(x)) nan++;
-            else inf++;
-            continue;
-          }
-          if (x < lo) lo = x;
-          if (x > hi) hi = x;
-        }
-        mins[c] = lo;
-        maxs[c] = hi;
-      }
-    }
+    scanMinMax(data, mins, maxs);
+    const nan = nonFinite.nan;
+    const inf = nonFinite.inf;
     s.nanCount += nan;
     s.infCount += inf;
     s.count += n - nan - inf;
