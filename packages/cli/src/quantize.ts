@@ -118,16 +118,24 @@ export interface Comparison {
   readonly layers: readonly { name: string; producer: string; sqnr: number }[];
 }
 
-/** Runs both models on the samples and compares outputs (and, with `layers`, every matching intermediate tensor). */
+/** Runs both models on the samples of a data folder and compares outputs (and, with `layers`, every matching intermediate tensor). */
 export function compareModels(ref: Model, cand: Model, backend: RunBackend, dataDir: string, options: { layers?: boolean; ids?: readonly string[] } = {}): Comparison {
   const data = listSamples(dataDir, ref.graph.inputs.filter((v) => !v.constant));
   const ids = options.ids ?? data.ids;
+  const samples = { *[Symbol.iterator]() { for (const id of ids) yield data.load(id).feeds; } };
+  return compareOnSamples(ref, cand, backend, samples, options);
+}
+
+/**
+ * Runs both models on in-memory samples (iterated once, one at a time) and compares outputs and, with
+ * `layers`, every intermediate float tensor present in both models (the candidate's dequantized copy
+ * where there is one), worst first.
+ */
+export function compareOnSamples(ref: Model, cand: Model, backend: RunBackend, samples: Iterable<Record<string, Tensor>>, options: { layers?: boolean } = {}): Comparison {
   const rp = backend.plan(ref);
   const cp = backend.plan(cand);
   const outs = new Map<string, MetricAccumulator>();
   const layers = new Map<string, MetricAccumulator>();
-  const candNames = new Set<string>();
-  for (const g of cand.allGraphs()) for (const v of g.values()) candNames.add(v.name);
   const producers = new Map<string, string>();
   for (const g of ref.allGraphs()) for (const n of g.nodes) for (const o of n.outputs) if (o) producers.set(o.name, describe(n));
   const run = (plan: ReturnType<RunBackend["plan"]>, feeds: Record<string, Tensor>, keep: boolean) => {
@@ -138,8 +146,9 @@ export function compareModels(ref: Model, cand: Model, backend: RunBackend, data
     );
     return { out: r, seen };
   };
-  for (const id of ids) {
-    const feeds = data.load(id).feeds;
+  let count = 0;
+  for (const feeds of samples) {
+    count++;
     const a = run(rp, feeds, !!options.layers);
     const b = run(cp, feeds, !!options.layers);
     for (const [name, t] of Object.entries(a.out)) {
@@ -160,7 +169,7 @@ export function compareModels(ref: Model, cand: Model, backend: RunBackend, data
     }
   }
   return {
-    samples: ids.length,
+    samples: count,
     outputs: [...outs].map(([name, m]) => ({ name, ...m.result() })),
     layers: [...layers]
       .map(([name, m]) => ({ name, producer: producers.get(name) ?? "", sqnr: m.result().sqnr }))

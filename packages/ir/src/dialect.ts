@@ -20,6 +20,11 @@ export interface OpTraits {
   readonly fusableActivation?: boolean;
   /** Has integer kernels in common runtimes: worth quantizing. */
   readonly quantizable?: boolean;
+  /**
+   * No integer kernel in common runtimes, but large weights: the weights are stored quantized behind a
+   * DequantizeLinear (every mode that quantizes weights) while the op and its activations stay float.
+   */
+  readonly weightOnly?: boolean;
 }
 
 /** An op dialect: a layout convention and an op-traits table. Extend one with `extendDialect`. */
@@ -88,8 +93,9 @@ export const onnxDialect: Dialect = Object.freeze({
     Mul: { quantizable: true, activationInputs: [0, 1] },
     AveragePool: { quantizable: true, activationInputs: [0] },
     GlobalAveragePool: { quantizable: true, activationInputs: [0] },
-    LSTM: { weights: [{ input: 1, role: "weight", channelAxis: 1 }, { input: 2, role: "weight", channelAxis: 1 }] },
-    GRU: { weights: [{ input: 1, role: "weight", channelAxis: 1 }, { input: 2, role: "weight", channelAxis: 1 }] },
+    // W [dirs, gates*hidden, input] and R [dirs, gates*hidden, hidden]: one scale per gate row.
+    LSTM: { weightOnly: true, weights: [{ input: 1, role: "weight", channelAxis: 1 }, { input: 2, role: "weight", channelAxis: 1 }] },
+    GRU: { weightOnly: true, weights: [{ input: 1, role: "weight", channelAxis: 1 }, { input: 2, role: "weight", channelAxis: 1 }] },
     Gather: { keepsQParams: true, activationInputs: [0] },
     Reshape: keep,
     Transpose: keep,

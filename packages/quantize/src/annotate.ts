@@ -27,7 +27,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
   for (const g of model.allGraphs()) {
     for (const node of g.topologicalOrder()) {
       const traits = traitsOf(dialect, node.op, node.domain);
-      if (!traits.quantizable) continue;
+      if (!traits.quantizable && !traits.weightOnly) continue;
       if (scheme.ops && !scheme.ops.includes(node.op)) {
         nodes.set(node, { quantized: false, reason: `op ${node.op} is not in the scheme's op list` });
         continue;
@@ -46,7 +46,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
         nodes.set(node, { quantized: false, reason: "no constant float32 weight" });
         continue;
       }
-      if (staticMode) {
+      if (staticMode && !traits.weightOnly) {
         const acts = (traits.activationInputs ?? []).map((i) => node.inputs[i]).filter((v): v is Value => !!v && !v.constant);
         if (acts.some((v) => !isFloat(v))) {
           nodes.set(node, { quantized: false, reason: "an activation input is not float32" });
@@ -73,7 +73,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           if (input && !input.constant) set(v, { kind: "bias", input, weight: wv });
         }
       }
-      if (staticMode && scheme.activations) {
+      if (staticMode && scheme.activations && !traits.weightOnly) {
         for (const i of traits.activationInputs ?? []) {
           const v = node.inputs[i];
           if (!v || weightInputs.has(i) && v.constant) continue;

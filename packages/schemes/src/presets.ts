@@ -18,9 +18,9 @@ export function a16w8(observer: QuantSpec["observer"]["name"] = "minmax"): Schem
   return make({ name: "a16w8", mode: "static", weights: perChannelInt8, activations: spec({ dtype: "int16", symmetric: true, narrowRange: true, observer: { name: observer } }) });
 }
 
-/** Dynamic int8: weights int8 per channel; activations quantized at run time (DynamicQuantizeLinear, uint8). */
+/** Dynamic int8: weights int8 per channel; activations quantized at run time (DynamicQuantizeLinear, uint8); LSTM/GRU weights stored int8 behind DequantizeLinear. */
 export function dynamicInt8(): Scheme {
-  return make({ name: "dynamic-int8", mode: "dynamic", weights: perChannelInt8, ops: ["MatMul", "Gemm", "Conv"] });
+  return make({ name: "dynamic-int8", mode: "dynamic", weights: perChannelInt8, ops: ["MatMul", "Gemm", "Conv", "LSTM", "GRU"] });
 }
 
 /** Weight-only int8, per channel; activations stay float (DequantizeLinear in front of each weight). */

@@ -32,7 +32,7 @@ describe("presets", () => {
 
   it("covers a16w8, dynamic, weight-only int8/int4, fp16 and fp8", () => {
     expect(PRESETS.a16w8().activations).toMatchObject({ dtype: "int16", symmetric: true });
-    expect(PRESETS.dynamicInt8()).toMatchObject({ mode: "dynamic", biasInt32: false, ops: ["MatMul", "Gemm", "Conv"] });
+    expect(PRESETS.dynamicInt8()).toMatchObject({ mode: "dynamic", biasInt32: false, ops: ["MatMul", "Gemm", "Conv", "LSTM", "GRU"] });
     expect(PRESETS.weightOnlyInt8().mode).toBe("weight-only");
     expect(PRESETS.weightOnlyInt8().activations).toBeUndefined();
     expect(PRESETS.weightOnlyInt4(64, "uint4").weights).toMatchObject({ dtype: "uint4", symmetric: false, granularity: { kind: "block", blockSize: 64 } });
