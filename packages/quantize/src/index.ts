@@ -2,7 +2,7 @@ export * from "./keys.js";
 export { preprocess, promoteConstants, foldBatchNorm } from "./preprocess.js";
 export { annotate, annotatePass } from "./annotate.js";
 export { calibrate, CalibrationError } from "./calibrate.js";
-export { qparams, weightRanges } from "./qparams.js";
+export { NonFiniteWeight, qparams, quantizeWeight, weightRanges } from "./qparams.js";
 export { lowerOnnx, lowerToOnnx, type Int4Format } from "./lower-onnx.js";
 export { lowerDynamic, lowerToDynamic } from "./lower-dynamic.js";
 export { lowerQOperator, lowerToQOperator } from "./lower-qoperator.js";

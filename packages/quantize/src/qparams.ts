@@ -1,7 +1,7 @@
 import type { Pass } from "@quanta/core";
-import type { Value } from "@quanta/ir";
+import { QuantaError, type Value } from "@quanta/ir";
 import type { QuantSpec } from "@quanta/schemes";
-import { type Tensor, computeQParams, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
+import { type Tensor, computeQParams, quantizeInt8SymmetricFast, quantizeInt8SymmetricFastColumns, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type TensorQParams } from "./keys.js";
 
@@ -64,6 +64,65 @@ function paramsFor(spec: QuantSpec & { dtype: IntTarget }, min: Float32Array, ma
 
 const INT32_MAX = 2147483647;
 
+/** A weight holds NaN or infinite values: no scale represents it (the model is left untouched). */
+export class NonFiniteWeight extends QuantaError {
+  readonly _tag = "NonFiniteWeight";
+  constructor(
+    readonly weight: string,
+    readonly nan: number,
+    readonly inf: number,
+  ) {
+    super(`weight '${weight}' holds ${nan} NaN and ${inf} infinite values: fix the model or exclude the node that reads it (--exclude)`);
+  }
+}
+
+/** Counts NaN and ±Inf in a float32 array (one pass over the bit patterns). */
+export function nonFinite(x: Float32Array): { nan: number; inf: number } {
+  const b = new Int32Array(x.buffer, x.byteOffset, x.length);
+  let nan = 0;
+  let inf = 0;
+  for (let i = 0; i < b.length; i++) {
+    const a = b[i]! & 0x7fffffff;
+    if (a >= 0x7f800000) {
+      if (a === 0x7f800000) inf++;
+      else nan++;
+    }
+  }
+  return { nan, inf };
+}
+
+/**
+ * Quantizes a float32 weight under `spec` per tensor (`axis` undefined), per channel along `axis`, or
+ * per block. Per-channel symmetric int8 in onnxruntime's convention along the first axis (Conv, Gemm
+ * with transB) or the last axis of a matrix (MatMul [K, N]) takes @quanta/tensor's fused kernels
+ * (one scan for the ranges, one to quantize; bit-identical to the general path, which `fast: false`
+ * forces). Expects finite values (the qparams pass rejects NaN / Inf weights with NonFiniteWeight).
+ */
+export function quantizeWeight(
+  t: Tensor<"float32">,
+  spec: QuantSpec & { dtype: IntTarget },
+  axis: number | undefined,
+  blockSize?: number,
+  o: { fast?: boolean } = {},
+): { qparams: TensorQParams; quantized: Tensor } {
+  const rank = t.shape.length;
+  const fused = o.fast !== false && spec.dtype === "int8" && spec.symmetric && !spec.reduceRange && spec.convention === "onnxruntime" && !blockSize && axis !== undefined && rank >= 2;
+  if (fused && (axis === 0 || (axis === 1 && rank === 2))) {
+    const rows = t.shape[0]!;
+    const cols = t.data.length / rows;
+    const n = axis === 0 ? rows : cols;
+    const q = new Int8Array(t.data.length);
+    const scale = new Float32Array(n);
+    if (axis === 0) quantizeInt8SymmetricFast(t.data, rows, cols, q, scale, spec.narrowRange);
+    else quantizeInt8SymmetricFastColumns(t.data, rows, cols, q, scale, spec.narrowRange);
+    return { qparams: { dtype: "int8", scale, zeroPoint: new Int32Array(n), axis }, quantized: tensor("int8", t.shape, q) };
+  }
+  const r = weightRanges(t, axis, blockSize);
+  const p = paramsFor(spec, r.min, r.max);
+  const qparams: TensorQParams = { dtype: spec.dtype, ...p, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}) };
+  return { qparams, quantized: quantizeLinear(t, { scale: p.scale, zeroPoint: p.zeroPoint, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}) }, spec.dtype) };
+}
+
 /**
  * QParams pass: activation parameters from calibrated ranges (shared ones copied), weights quantized
  * per tensor/channel/block from their own values, biases to int32 with scale = s_input * s_weight.
@@ -91,12 +150,11 @@ export const qparams: Pass = {
           const g = a.spec.granularity;
           const axis = g.kind === "tensor" ? undefined : a.axis;
           const blockSize = g.kind === "block" ? g.blockSize : undefined;
-          const r = weightRanges(t, axis, blockSize);
-          const spec = a.spec as QuantSpec & { dtype: IntTarget };
-          const p = paramsFor(spec, r.min, r.max);
-          const qp: TensorQParams = { dtype: a.spec.dtype, ...p, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}) };
-          out.set(v, qp);
-          quantized.set(v, quantizeLinear(t, { scale: p.scale, zeroPoint: p.zeroPoint, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}) }, spec.dtype));
+          const bad = nonFinite(t.data);
+          if (bad.nan || bad.inf) return yield* Effect.fail(new NonFiniteWeight(v.name, bad.nan, bad.inf));
+          const w = quantizeWeight(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, blockSize);
+          out.set(v, w.qparams);
+          quantized.set(v, w.quantized);
         }
       }
       for (const [v, a] of ann.tensors) {
