@@ -355,7 +355,9 @@ function compare(argv: readonly string[], con: Console, formats: readonly FileFo
     }
     con.out(`${r.samples} samples`);
     for (const o of r.outputs) con.out(`output ${o.name}: SQNR ${fmtDb(o.sqnr)} dB, cosine ${o.cosine.toFixed(5)}, max abs error ${o.maxAbs.toExponential(2)}`);
-    con.out(`per-layer SQNR (worst ${Math.min(show, r.layers.length)} of ${r.layers.length}; exclude a layer with quanta quantize --exclude NAME):`);
-    for (const l of r.layers.slice(0, show)) con.out(`  ${fmtDb(l.sqnr).padStart(7)} dB  ${l.name}  (${l.producer})`);
+    con.out(`layers that lose the most (${Math.min(show, r.layers.length)} of ${r.layers.length}; own loss = the layer's SQNR less its worst input's;`);
+    con.out("keep one in float with quanta quantize --exclude NODE):");
+    con.out(`  ${"own loss".padStart(9)}  ${"SQNR".padStart(8)}  node (op) -> tensor`);
+    for (const l of r.layers.slice(0, show)) con.out(`  ${`${l.drop.toFixed(2)} dB`.padStart(9)}  ${`${fmtDb(l.sqnr)} dB`.padStart(8)}  ${l.node || "(unnamed)"} (${l.op}) -> ${l.name}`);
   });
 }

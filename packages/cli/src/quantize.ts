@@ -1,5 +1,5 @@
 import { Backend, Dataset, type ProgressEvent, progressTo } from "@quanta/core";
-import { type Model, type QuantaError, describe } from "@quanta/ir";
+import { type Model, type Node, type QuantaError, type Value, describe } from "@quanta/ir";
 import { ANNOTATIONS, type Int4Format, quantizationPipeline } from "@quanta/quantize";
 import { PRESETS, type Scheme, spec, withChanges } from "@quanta/schemes";
 import type { Tensor } from "@quanta/tensor";
@@ -114,8 +114,57 @@ export function quantizeModel(
 export interface Comparison {
   readonly samples: number;
   readonly outputs: readonly ({ name: string } & OutputMetrics)[];
-  /** Per-layer SQNR of tensors present in both models (the candidate's dequantized copy where there is one), worst first. */
-  readonly layers: readonly { name: string; producer: string; sqnr: number }[];
+  /**
+   * Per-layer error of the tensors present in both models (the candidate's dequantized copy where there
+   * is one), the layers that hurt first: sorted by each producing node's own loss, then by SQNR.
+   */
+  readonly layers: readonly LayerComparison[];
+}
+
+export interface LayerComparison {
+  /** The tensor (the reference model's value name). */
+  readonly name: string;
+  /** Its producing node, described ("Conv 'conv1'"). */
+  readonly producer: string;
+  /** The producing node's name (what `quanta quantize --exclude` takes) and op. */
+  readonly node: string;
+  readonly op: string;
+  /** SQNR (dB) of the tensor, candidate vs reference: the error accumulated up to here. */
+  readonly sqnr: number;
+  /**
+   * The node's own loss (dB, <= 0): its SQNR less the worst SQNR of its inputs, inputs better than
+   * 40 dB (or exact graph inputs) counting as 40 dB. An input folded away in the candidate (a Conv
+   * before a folded BatchNormalization) takes the worst error of its own producer's inputs.
+   */
+  readonly drop: number;
+}
+
+/** Own loss of every compared tensor's producer (see LayerComparison.drop), sorted: worst first. */
+function rankLayers(ref: Model, sq: ReadonlyMap<string, number>): LayerComparison[] {
+  const producer = new Map<string, Node>();
+  for (const g of ref.allGraphs()) for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o.name, n);
+  const memo = new Map<string, number>();
+  const errorOf = (v: Value, depth = 0): number => {
+    const known = sq.get(v.name);
+    if (known !== undefined) return known;
+    const m = memo.get(v.name);
+    if (m !== undefined) return m;
+    const p = producer.get(v.name);
+    let e = Number.POSITIVE_INFINITY;
+    if (p && depth < 64) for (const i of p.inputs) if (i && !i.constant) e = Math.min(e, errorOf(i, depth + 1));
+    memo.set(v.name, e);
+    return e;
+  };
+  const out: LayerComparison[] = [];
+  for (const [name, s] of sq) {
+    const n = producer.get(name);
+    if (!n) continue;
+    let worstIn = Number.POSITIVE_INFINITY;
+    for (const i of n.inputs) if (i && !i.constant) worstIn = Math.min(worstIn, errorOf(i));
+    const drop = Number.isFinite(s) ? Math.min(0, s - Math.min(worstIn, 40)) : 0;
+    out.push({ name, producer: describe(n), node: n.name, op: n.op, sqnr: s, drop });
+  }
+  return out.sort((a, b) => a.drop - b.drop || a.sqnr - b.sqnr || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Runs both models on the samples of a data folder and compares outputs (and, with `layers`, every matching intermediate tensor). */
@@ -136,8 +185,6 @@ export function compareOnSamples(ref: Model, cand: Model, backend: RunBackend, s
   const cp = backend.plan(cand);
   const outs = new Map<string, MetricAccumulator>();
   const layers = new Map<string, MetricAccumulator>();
-  const producers = new Map<string, string>();
-  for (const g of ref.allGraphs()) for (const n of g.nodes) for (const o of n.outputs) if (o) producers.set(o.name, describe(n));
   const run = (plan: ReturnType<RunBackend["plan"]>, feeds: Record<string, Tensor>, keep: boolean) => {
     const seen = new Map<string, Tensor>();
     const r = (plan as unknown as { run(f: Record<string, Tensor>, o?: object): Record<string, Tensor> }).run(
@@ -171,8 +218,6 @@ export function compareOnSamples(ref: Model, cand: Model, backend: RunBackend, s
   return {
     samples: count,
     outputs: [...outs].map(([name, m]) => ({ name, ...m.result() })),
-    layers: [...layers]
-      .map(([name, m]) => ({ name, producer: producers.get(name) ?? "", sqnr: m.result().sqnr }))
-      .sort((x, y) => x.sqnr - y.sqnr),
+    layers: rankLayers(ref, new Map([...layers].map(([name, m]) => [name, m.result().sqnr]))),
   };
 }

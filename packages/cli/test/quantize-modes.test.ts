@@ -143,3 +143,29 @@ describe("quanta quantize --weights fp16 / fp8", () => {
     expect(s.summary.outputs[0]!.sqnr).toBeGreaterThan(30);
   });
 });
+
+describe("quanta compare", () => {
+  it("reports each output's SQNR and ranks the layers by their own loss, named as --exclude takes them", async () => {
+    const cal = dataset(cls, 4);
+    const target = join(dir, "cls.compare.onnx");
+    expect((await cli("quantize", modelPath(cls), "-o", target, "--calibration", cal)).code).toBe(0);
+    const held = dataset(cls, 2, 50);
+    const text = await cli("compare", modelPath(cls), target, "--data", held, "--layers", "5");
+    expect(text.code).toBe(0);
+    expect(text.out[0]).toBe("2 samples");
+    expect(text.out.some((l) => /^output softmax_0\.tmp_0: SQNR [\d.]+ dB, cosine/.test(l))).toBe(true);
+    const rows = text.out.filter((l) => /^\s+-?[\d.]+ dB\s/.test(l));
+    expect(rows.length).toBe(5);
+    const json = await cli("compare", modelPath(cls), target, "--data", held, "--json");
+    const r = JSON.parse(json.out.at(-1)!) as { samples: number; layers: { name: string; node: string; op: string; sqnr: number; drop: number }[] };
+    expect(r.samples).toBe(2);
+    expect(r.layers.length).toBeGreaterThan(50);
+    // Sorted by own loss; every loss is <= 0; node names are those of the float model.
+    for (let i = 1; i < r.layers.length; i++) expect(r.layers[i]!.drop).toBeGreaterThanOrEqual(r.layers[i - 1]!.drop);
+    expect(r.layers.every((l) => l.drop <= 0)).toBe(true);
+    const nodes = new Set(readOnnxFile(modelPath(cls)).graph.nodes.map((n) => n.name));
+    expect(r.layers.slice(0, 10).every((l) => nodes.has(l.node))).toBe(true);
+    // The first text row names the worst layer's node.
+    expect(rows[0]).toContain(`${r.layers[0]!.node} (${r.layers[0]!.op})`);
+  }, 120_000);
+});

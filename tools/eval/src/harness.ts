@@ -3,7 +3,7 @@
 import { cpuBackend } from "@quanta/backend-cpu";
 import { type QuantizeOptions, compareOnSamples, schemeFor } from "@quanta/cli";
 import { Backend, Dataset, silentProgress } from "@quanta/core";
-import { type Model, type Node, type Value, describe } from "@quanta/ir";
+import type { Model } from "@quanta/ir";
 import { readOnnx, writeOnnx } from "@quanta/onnx";
 import { ANNOTATIONS, quantizationPipeline } from "@quanta/quantize";
 import type { Tensor } from "@quanta/tensor";
@@ -272,46 +272,16 @@ export interface LayerError {
 }
 
 /**
- * Per-layer SQNR (Quanta's CPU backend, every float tensor present in both models, the quantized model's
- * dequantized copy where there is one), named by the float model's producing node. The error accumulates
- * along the graph, so the list is ordered by each node's own loss (`drop`: output SQNR less its worst
- * input's), the layers that hurt first.
+ * Per-layer report (Quanta's CPU backend, every float tensor present in both models, the quantized
+ * model's dequantized copy where there is one), from `compareOnSamples`: the error accumulates along
+ * the graph, so layers are ordered by each node's own loss (`drop`: its SQNR less its worst input's).
  */
 export function perLayer(fp32: Uint8Array, quantized: Model, samples: readonly Feeds[], limit = 30): LayerError[] {
-  const ref = readOnnx(fp32);
-  const c = compareOnSamples(ref, quantized, { name: "cpu", plan: (m) => cpuBackend().plan(m) }, samples as unknown as Record<string, Tensor>[], { layers: true });
-  const sq = new Map<string, number>();
-  for (const l of c.layers) sq.set(l.name, l.sqnr);
-  // A tensor's error where it is not observed in the quantized model (folded into a neighbour: a
-  // BatchNormalization's input conv) is the worst of its producer's inputs; graph inputs are exact.
-  const producer = new Map<string, Node>();
-  for (const g of ref.allGraphs()) for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o.name, n);
-  const memo = new Map<string, number>();
-  const errorOf = (v: Value, depth = 0): number => {
-    const known = sq.get(v.name);
-    if (known !== undefined) return known;
-    const m = memo.get(v.name);
-    if (m !== undefined) return m;
-    const p = producer.get(v.name);
-    let e = Number.POSITIVE_INFINITY;
-    if (p && depth < 64) for (const i of p.inputs) if (i && !i.constant) e = Math.min(e, errorOf(i, depth + 1));
-    memo.set(v.name, e);
-    return e;
-  };
-  const out: LayerError[] = [];
-  for (const g of ref.allGraphs()) {
-    for (const n of g.nodes) {
-      const o = n.outputs[0];
-      const s = o ? sq.get(o.name) : undefined;
-      if (s === undefined || !Number.isFinite(s)) continue;
-      let worstIn = Number.POSITIVE_INFINITY;
-      for (const i of n.inputs) if (i && !i.constant) worstIn = Math.min(worstIn, errorOf(i));
-      // Inputs better than 40 dB (or exact) count as 40 dB: 8-bit quantization itself costs about that much.
-      const drop = s - Math.min(worstIn, 40);
-      out.push({ name: n.name || describe(n), op: n.op, sqnr: round2(s), drop: round2(Math.min(0, drop)) });
-    }
-  }
-  return out.sort((a, b) => a.drop - b.drop || a.sqnr - b.sqnr || (a.name < b.name ? -1 : 1)).slice(0, limit);
+  const c = compareOnSamples(readOnnx(fp32), quantized, { name: "cpu", plan: (m) => cpuBackend().plan(m) }, samples as unknown as Record<string, Tensor>[], { layers: true });
+  return c.layers
+    .filter((l) => Number.isFinite(l.sqnr))
+    .slice(0, limit)
+    .map((l) => ({ name: l.node || l.producer, op: l.op, sqnr: round2(l.sqnr), drop: round2(l.drop) }));
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
