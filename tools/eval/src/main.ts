@@ -1,18 +1,20 @@
 // npm run eval [-- --size ci|full] [--models SUBSTR,...] [--presets ID,...] [--runtimes ort-node,ort-web,quanta-cpu]
 //              [--out DIR] [--docs] [--try JSON]... [--search] [--no-diagnose] [--write-models]
+//              [--render-only] (re-render the report from DIR/results.json)
 //
 // Generates realistic data (espeak-ng speech through the models' own front ends, text rendered with
 // ImageMagick + DejaVu fonts with PaddleOCR's preprocessing), quantizes every model with every preset,
 // runs float and quantized models in onnxruntime-node, onnxruntime-web and Quanta's CPU backend, and
 // writes results.json, eval.md and eval.html to --out (default out/eval); with --docs also to
 // docs/eval.md and docs/eval.html.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { QuantizeOptions } from "@quanta/cli";
 import { audioTasks } from "./audio/index.js";
 import { PRESETS, type RuntimeId, presetById } from "./harness.js";
 import { ocrTasks } from "./ocr/index.js";
+import { resultsFromJson } from "./report/index.js";
 import { toResults, writeAll } from "./results.js";
 import { type Row, SIZES, evalTask } from "./run.js";
 
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     try: { type: "string", multiple: true },
     "no-diagnose": { type: "boolean", default: false },
     search: { type: "boolean", default: false },
+    "render-only": { type: "boolean", default: false },
   },
 });
 
@@ -43,6 +46,14 @@ const runtimes = values.runtimes!.split(",").map((r) => {
 });
 const out = join(process.cwd(), values.out!);
 mkdirSync(out, { recursive: true });
+
+if (values["render-only"]) {
+  // Re-render the report from an earlier run's results.json (after a change to the report code).
+  const earlier = resultsFromJson(readFileSync(join(out, "results.json"), "utf8"));
+  await writeAll(toResults(earlier.rows as unknown as Row[], size, sizes), out, values.docs ? join(root, "docs") : undefined);
+  console.log(`eval: re-rendered ${earlier.rows.length} rows from ${join(out, "results.json")}`);
+  process.exit(0);
+}
 
 console.log(`eval: ${tasks.length} models x ${presets.length} presets x ${runtimes.join(", ")}; ${sizes.items} items, ${sizes.calibration} calibration inputs per model (${size})`);
 const t0 = performance.now();

@@ -253,6 +253,7 @@ export function renderHtml(results: EvalResults): string {
       `${g.items} evaluation item${g.items === 1 ? "" : "s"} per model${g.calibration !== undefined ? `, ${g.calibration} calibration input${g.calibration === 1 ? "" : "s"}` : ""}; ` +
       `Node ${esc(g.node)}, onnxruntime ${esc(g.ortVersion)}).</p>`,
   );
+  for (const n of g.notes ?? []) out.push(`<p class="note">${esc(n)}</p>`);
   out.push(
     `<p class="legend">Each quantized model is compared with the float model on the same data in the same runtime. <b>agree w/ float</b>: share of decisions equal to the float model's; ` +
       `<b>vs truth</b>: float and quantized model vs the ground truth; <b>score error</b>: |score quantized − score float|; <b>SQNR</b>: raw outputs vs float (dB); ` +

@@ -87,6 +87,7 @@ export function renderMarkdown(results: EvalResults): string {
       `Node ${mdText(g.node)}, onnxruntime ${mdText(g.ortVersion)}). Do not edit by hand: rerun the eval.`,
   );
   out.push("");
+  for (const n of g.notes ?? []) out.push(mdText(n), "");
   out.push(
     "Each quantized model is compared with the float model on the same data in the same runtime. " +
       "*agree w/ float*: share of decisions equal to the float model's; *vs truth*: float and quantized model vs the ground truth; " +

@@ -20,6 +20,8 @@ export interface EvalGenerated {
   readonly ortVersion: string;
   /** The command that produced the results (default `npm run eval`). */
   readonly command?: string;
+  /** Further lines for the intro (items per runtime, calibration sizes, ...), shown as given. */
+  readonly notes?: readonly string[];
   readonly date?: never;
 }
 
