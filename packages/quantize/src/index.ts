@@ -1,5 +1,5 @@
 export * from "./keys.js";
-export { preprocess, promoteConstants, foldBatchNorm } from "./preprocess.js";
+export { FOLDABLE, foldConstants, preprocess, promoteConstants, foldBatchNorm } from "./preprocess.js";
 export { annotate, annotatePass } from "./annotate.js";
 export { calibrate, CalibrationError } from "./calibrate.js";
 export { NonFiniteWeight, qparams, quantizeWeight, weightRanges } from "./qparams.js";

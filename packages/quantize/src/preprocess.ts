@@ -1,7 +1,7 @@
-import type { Pass } from "@quanta/core";
-import { type Graph, type Model, type Node, constantOf } from "@quanta/ir";
+import { Backend, type Pass } from "@quanta/core";
+import { type Graph, Model, type Node, type Value, constantOf } from "@quanta/ir";
 import { type Tensor, tensor } from "@quanta/tensor";
-import { Effect } from "effect";
+import { Effect, Option } from "effect";
 import { upgradeToOpset13 } from "./upgrade.js";
 
 const isOnnx = (n: Node) => n.domain === "" || n.domain === "ai.onnx";
@@ -112,6 +112,68 @@ function removeIfUnused(g: Graph, v: import("@quanta/ir").Value): void {
 }
 
 /** Preprocessing pass: ONNX models below opset 13 are upgraded to it, Constant nodes become initializers, BatchNormalization folds into Conv. */
+/** Ops folded when every input is a constant: data movement, shape arithmetic and elementwise math. Never DequantizeLinear (it would undo a quantized weight). */
+export const FOLDABLE: ReadonlySet<string> = new Set([
+  "Slice", "Concat", "Unsqueeze", "Squeeze", "Reshape", "Transpose", "Identity", "Flatten", "Expand", "Gather", "Split", "Cast",
+  "Add", "Sub", "Mul", "Div", "Neg", "Sqrt", "Reciprocal", "Pow", "Shape", "ConstantOfShape", "Range", "Tile",
+]);
+
+/** Largest folded output (elements): bigger results stay computed at run time. */
+const FOLD_LIMIT = 1 << 26;
+
+/**
+ * Constant folding: a node of FOLDABLE whose inputs are all constants is run once on `plan` (a
+ * backend) and replaced by initializers holding its outputs; constants nobody reads any more are
+ * dropped. In topological order, so chains (weight -> Slice -> Concat -> LSTM, as exporters write a
+ * recurrent layer's gates) fold into one constant the quantizer then sees as a weight. Returns how
+ * many nodes were folded.
+ */
+export function foldConstants(model: Model, plan: (m: Model) => { run(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> }): number {
+  let folded = 0;
+  for (const g of model.allGraphs()) {
+    for (const node of [...g.topologicalOrder()]) {
+      if (!FOLDABLE.has(node.op) || !isOnnx(node)) continue;
+      const ins = node.inputs.filter((v): v is Value => v !== null);
+      if (ins.length === 0 || !ins.every((v) => v.constant !== undefined)) continue;
+      if (node.outputs.some((o) => o && g.outputs.includes(o))) continue;
+      let out: Record<string, Tensor>;
+      try {
+        const mini = new Model(model.format);
+        mini.irVersion = model.irVersion;
+        mini.opsets = model.opsets.map((o) => ({ ...o }));
+        const copies = new Map<Value, Value>();
+        for (const v of ins) if (!copies.has(v)) copies.set(v, mini.graph.addConstant(v.name, v.constant!, { exact: true }));
+        const n = mini.graph.addNode({
+          op: node.op,
+          domain: node.domain,
+          inputs: node.inputs.map((v) => (v ? copies.get(v)! : null)),
+          outputs: node.outputs.map((o) => (o ? o.name : null)),
+          attributes: node.attributes,
+        });
+        for (const o of n.outputs) if (o) mini.graph.outputs.push(o);
+        out = plan(mini).run({});
+      } catch {
+        continue; // a kernel the backend lacks, a shape it rejects: the node stays
+      }
+      const results = node.outputs.map((o) => (o ? out[o.name] : undefined));
+      if (results.some((t, i) => node.outputs[i] && (!t || t.data.length > FOLD_LIMIT))) continue;
+      const consts = node.outputs.map((o, i) => (o ? g.addConstant(o.name, constantOf(results[i]!)) : undefined));
+      g.removeNode(node, consts);
+      for (const v of new Set(ins)) {
+        const owner = v.graph;
+        if (v.uses.length > 0 || !owner.initializers.includes(v) || owner.outputs.includes(v) || owner.inputs.includes(v)) continue;
+        try {
+          owner.removeValue(v);
+        } catch {
+          // still read somewhere (a subgraph output): keep it
+        }
+      }
+      folded++;
+    }
+  }
+  return folded;
+}
+
 export const preprocess: Pass = {
   name: "preprocess",
   requires: ["model"],
@@ -121,8 +183,11 @@ export const preprocess: Pass = {
       const from = model.format === "onnx" ? upgradeToOpset13(model) : undefined;
       if (from !== undefined && from < 13) yield* ctx.progress(0, 1, `upgraded the model from opset ${from} to 13`);
       const promoted = promoteConstants(model);
+      // Constant folding runs on the pipeline's backend where one is provided (the CLI always provides one).
+      const backend = yield* Effect.serviceOption(Backend);
+      const constants = Option.isSome(backend) ? foldConstants(model, (m) => backend.value.plan(m)) : 0;
       const folded = foldBatchNorm(model);
-      yield* ctx.progress(1, 1, `${promoted} Constant nodes promoted, ${folded} BatchNormalization folded`);
+      yield* ctx.progress(1, 1, `${promoted} Constant nodes promoted, ${constants} constant nodes folded, ${folded} BatchNormalization folded`);
       return model;
     }),
 };

@@ -86,7 +86,9 @@ const PLAN: Record<string, Plan> = {
   "vad-web/silero_vad_v6": {
     // v6's re-parameterised encoder convs amplify weight error ~20 dB (see the doc).
     static: { exclude: ["*stft/Add", "*encoder/1/*", "*encoder/2/*"], min: 20, maxRatio: 0.77 },
-    w8: { exclude: ["*encoder/*"], min: 30, maxRatio: 0.9 },
+    // With the LSTM gates' weights quantized too (folded Slice/Concat -> LSTM), 27.8 dB on these synthetic chirps;
+    // 43 dB on espeak-ng speech without any exclusion (docs/eval.md).
+    w8: { exclude: ["*encoder/*"], min: 25, maxRatio: 0.9 },
     w4: { min: 0, maxRatio: 1, unchanged: true },
   },
   "ocr/ch_PP-OCRv4_det_infer": {

@@ -10,7 +10,7 @@ import { annotate, annotatePass } from "../src/annotate.js";
 import { CalibrationError, calibrate } from "../src/calibrate.js";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type Ranges } from "../src/keys.js";
 import { lowerOnnx } from "../src/lower-onnx.js";
-import { foldBatchNorm, preprocess, promoteConstants } from "../src/preprocess.js";
+import { foldBatchNorm, foldConstants, preprocess, promoteConstants } from "../src/preprocess.js";
 import { qparams } from "../src/qparams.js";
 import { quantize, servicesFor } from "./helpers.js";
 
@@ -53,6 +53,37 @@ function context(data = new PassData()): PassContext & { warnings: string[] } {
   const warnings: string[] = [];
   return { data, warnings, progress: () => Effect.void, warn: (m) => Effect.sync(() => void warnings.push(m)) };
 }
+
+describe("foldConstants", () => {
+  it("folds constant chains (weight -> Slice -> Concat -> MatMul) into one weight, drops the unused source, keeps DequantizeLinear and graph outputs", () => {
+    const m = onnxModel();
+    const g = m.graph;
+    const x = g.addInput("X", { elem: "float32", shape: [1, 4] });
+    const w = konst(m, "W", f32([4, 6], 3));
+    const i64 = (name: string, v: number[]) => konst(m, name, tensor("int64", [v.length], BigInt64Array.from(v.map(BigInt))));
+    const s1 = g.addNode({ op: "Slice", inputs: [w, i64("s0", [0]), i64("e0", [3]), i64("a0", [1])], outputs: ["w1"] }).outputs[0]!;
+    const s2 = g.addNode({ op: "Slice", inputs: [w, i64("s1", [3]), i64("e1", [6]), i64("a1", [1])], outputs: ["w2"] }).outputs[0]!;
+    const cat = g.addNode({ op: "Concat", inputs: [s2, s1], outputs: ["wc"], attributes: { axis: attr.int(1) } }).outputs[0]!;
+    const y = g.addNode({ op: "MatMul", name: "mm", inputs: [x, cat], outputs: ["Y"] }).outputs[0]!;
+    g.addOutput(y);
+    // A quantized weight behind DequantizeLinear stays as it is; so does a constant graph output.
+    const q = konst(m, "Q", tensor("int8", [2], Int8Array.of(1, -2)));
+    const dq = g.addNode({ op: "DequantizeLinear", inputs: [q, konst(m, "qs", tensor("float32", [], Float32Array.of(0.5)))], outputs: ["dq"] }).outputs[0]!;
+    g.addOutput(g.addNode({ op: "Neg", inputs: [dq], outputs: ["Z"] }).outputs[0]!);
+    g.addOutput(g.addNode({ op: "Identity", inputs: [q], outputs: ["Qout"] }).outputs[0]!);
+    const feeds = { X: f32([1, 4], 4) };
+    const want = cpuBackend().plan(m).run(feeds);
+    expect(foldConstants(m, (mm) => cpuBackend().plan(mm))).toBe(3);
+    validate(m);
+    expect(g.nodes.map((n) => n.op)).toEqual(["MatMul", "DequantizeLinear", "Neg", "Identity"]);
+    const mm = g.nodes[0]!;
+    expect(mm.inputs[1]!.constant!.shape).toEqual([4, 6]);
+    expect(g.value("W")).toBeUndefined(); // the source weight nobody reads any more
+    const got = cpuBackend().plan(m).run(feeds);
+    for (const k of ["Y", "Z", "Qout"]) expect(Buffer.from(got[k]!.data.buffer).equals(Buffer.from(want[k]!.data.buffer))).toBe(true);
+    expect(foldConstants(m, (mm2) => cpuBackend().plan(mm2))).toBe(0);
+  });
+});
 
 describe("promoteConstants", () => {
   it("turns Constant nodes (tensor, value_float, value_ints) into initializers, with the same outputs", () => {

@@ -62,7 +62,6 @@ export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
   },
   "vad-web/silero_vad_v6": {
     "static-int8": { options: { exclude: ["*stft/Add", "*encoder/1/*", "*encoder/2/*"] }, why: "power spectrum and the re-parameterised encoder convs stay float" },
-    "weight-only-int8": { options: { exclude: ["*encoder/*"] }, why: "v6's re-parameterised encoder convs amplify weight error" },
   },
   "ocr/ch_PP-OCRv4_det_infer": {
     "static-int8": {
@@ -78,6 +77,5 @@ export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
   },
   "openwakeword/hey_jarvis_v0.1": {
     "static-int8": { options: { method: "mse" }, why: "MinMax ranges of the verifier's LayerNorm activations are wide; MSE ranges keep the logits (17 -> 28 dB)" },
-    "weight-only-int8": { options: { exclude: ["Gemm_34"] }, why: "the verifier's first layer moves a near-zero logit" },
   },
 };
