@@ -28,7 +28,7 @@ const DEFAULTS: QuantizeOptions = {
   activations: "uint8",
   perChannel: true,
   blockSize: 32,
-  method: "minmax",
+  method: "mse",
   format: "qdq",
   int4Format: "matmulnbits",
   exclude: [],

@@ -75,7 +75,4 @@ export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
   "openwakeword/hey_mycroft_v0.1": {
     "static-int8": { options: { activations: "int16" }, why: "uint8 activations move the head's near-threshold logits; int16 activations keep them" },
   },
-  "openwakeword/hey_jarvis_v0.1": {
-    "static-int8": { options: { method: "mse" }, why: "MinMax ranges of the verifier's LayerNorm activations are wide; MSE ranges keep the logits (17 -> 28 dB)" },
-  },
 };
