@@ -1,6 +1,7 @@
 // npm run eval [-- --size ci|full] [--models SUBSTR,...] [--presets ID,...] [--runtimes ort-node,ort-web,quanta-cpu]
 //              [--out DIR] [--docs] [--try JSON]... [--search] [--no-diagnose] [--write-models]
 //              [--render-only] (re-render the report from DIR/results.json)
+//              [--merge] (replace only the models run now in DIR/results.json)
 //
 // Generates realistic data (espeak-ng speech through the models' own front ends, text rendered with
 // ImageMagick + DejaVu fonts with PaddleOCR's preprocessing), quantizes every model with every preset,
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     "no-diagnose": { type: "boolean", default: false },
     search: { type: "boolean", default: false },
     "render-only": { type: "boolean", default: false },
+    merge: { type: "boolean", default: false },
   },
 });
 
@@ -77,6 +79,12 @@ for (const task of tasks) {
         : undefined,
     })),
   );
+}
+// --merge: keep the other models' rows of DIR/results.json (rerun a few models, report them all).
+if (values.merge) {
+  const ran = new Set(tasks.map((t) => t.model));
+  const earlier = resultsFromJson(readFileSync(join(out, "results.json"), "utf8"));
+  rows.push(...(earlier.rows as unknown as Row[]).filter((r) => !ran.has(r.model)));
 }
 const results = toResults(rows, size, sizes);
 await writeAll(results, out, values.docs ? join(root, "docs") : undefined);
