@@ -130,34 +130,54 @@ const FOLD_LIMIT = 1 << 26;
  */
 export function foldConstants(model: Model, plan: (m: Model) => { run(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> }): number {
   let folded = 0;
+  // Identical computations (same op, attributes and input values) fold once: subgraphs that each
+  // slice the same outer weight share one folded constant instead of holding a copy each.
+  const done = new Map<Graph, Map<string, (Value | undefined)[]>>();
   for (const g of model.allGraphs()) {
     for (const node of [...g.topologicalOrder()]) {
       if (!FOLDABLE.has(node.op) || !isOnnx(node)) continue;
       const ins = node.inputs.filter((v): v is Value => v !== null);
       if (ins.length === 0 || !ins.every((v) => v.constant !== undefined)) continue;
       if (node.outputs.some((o) => o && g.outputs.includes(o))) continue;
-      let out: Record<string, Tensor>;
-      try {
-        const mini = new Model(model.format);
-        mini.irVersion = model.irVersion;
-        mini.opsets = model.opsets.map((o) => ({ ...o }));
-        const copies = new Map<Value, Value>();
-        for (const v of ins) if (!copies.has(v)) copies.set(v, mini.graph.addConstant(v.name, v.constant!, { exact: true }));
-        const n = mini.graph.addNode({
-          op: node.op,
-          domain: node.domain,
-          inputs: node.inputs.map((v) => (v ? copies.get(v)! : null)),
-          outputs: node.outputs.map((o) => (o ? o.name : null)),
-          attributes: node.attributes,
-        });
-        for (const o of n.outputs) if (o) mini.graph.outputs.push(o);
-        out = plan(mini).run({});
-      } catch {
-        continue; // a kernel the backend lacks, a shape it rejects: the node stays
+      const attrs = [...node.attributes].map(([k, a]) => `${k}=${JSON.stringify(a, (_, x) => (typeof x === "bigint" ? `${x}n` : x))}`);
+      // Small constants (axes, starts, shapes) count by content, large ones (weights) by identity.
+      const id = (v: Value | null) => (!v ? "" : v.constant!.byteLength <= SMALL ? `=${v.constant!.elem}[${v.constant!.shape}]${contentOf(v)}` : `@${v.name}`);
+      // The result lives where the deepest of its large inputs lives (the node's own graph when all
+      // are small): visible from every graph that reads those, so subgraphs slicing the same outer
+      // weight share one result.
+      const large = ins.filter((v) => v.constant!.byteLength > SMALL);
+      let home: Graph = large.length ? large[0]!.graph : g;
+      for (const v of large) if (depth(v.graph) > depth(home)) home = v.graph;
+      if (!isAncestorOrSelf(home, g)) home = g;
+      let cache = done.get(home);
+      if (!cache) done.set(home, (cache = new Map()));
+      const key = `${node.op}|${attrs.sort().join(",")}|${node.inputs.map(id).join(",")}|${node.outputs.length}`;
+      let consts = cache.get(key);
+      if (!consts) {
+        let out: Record<string, Tensor>;
+        try {
+          const mini = new Model(model.format);
+          mini.irVersion = model.irVersion;
+          mini.opsets = model.opsets.map((o) => ({ ...o }));
+          const copies = new Map<Value, Value>();
+          for (const v of ins) if (!copies.has(v)) copies.set(v, mini.graph.addConstant(v.name, v.constant!, { exact: true }));
+          const n = mini.graph.addNode({
+            op: node.op,
+            domain: node.domain,
+            inputs: node.inputs.map((v) => (v ? copies.get(v)! : null)),
+            outputs: node.outputs.map((o) => (o ? o.name : null)),
+            attributes: node.attributes,
+          });
+          for (const o of n.outputs) if (o) mini.graph.outputs.push(o);
+          out = plan(mini).run({});
+        } catch {
+          continue; // a kernel the backend lacks, a shape it rejects: the node stays
+        }
+        const results = node.outputs.map((o) => (o ? out[o.name] : undefined));
+        if (results.some((t, i) => node.outputs[i] && (!t || t.data.length > FOLD_LIMIT))) continue;
+        consts = node.outputs.map((o, i) => (o ? home.addConstant(o.name, constantOf(results[i]!)) : undefined));
+        cache.set(key, consts);
       }
-      const results = node.outputs.map((o) => (o ? out[o.name] : undefined));
-      if (results.some((t, i) => node.outputs[i] && (!t || t.data.length > FOLD_LIMIT))) continue;
-      const consts = node.outputs.map((o, i) => (o ? g.addConstant(o.name, constantOf(results[i]!)) : undefined));
       g.removeNode(node, consts);
       for (const v of new Set(ins)) {
         const owner = v.graph;
@@ -172,6 +192,28 @@ export function foldConstants(model: Model, plan: (m: Model) => { run(feeds: Rea
     }
   }
   return folded;
+}
+
+const SMALL = 1024;
+
+/** The bytes of a small constant, as hex (part of a fold key). */
+function contentOf(v: Value): string {
+  const t = v.constant!.load();
+  const d = t.data as ArrayLike<number | bigint> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number };
+  return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("hex");
+}
+
+/** Is `a` the graph `g` or one enclosing it? */
+function isAncestorOrSelf(a: Graph, g: Graph): boolean {
+  for (let x: Graph | undefined = g; x; x = x.parent?.graph) if (x === a) return true;
+  return false;
+}
+
+/** Nesting depth of a graph (the main graph is 0). */
+function depth(g: Graph): number {
+  let d = 0;
+  for (let p = g.parent; p; p = p.graph.parent) d++;
+  return d;
 }
 
 export const preprocess: Pass = {
