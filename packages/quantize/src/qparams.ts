@@ -1,7 +1,7 @@
 import type { Pass } from "@quanta/core";
 import { QuantaError, type Value } from "@quanta/ir";
 import type { QuantSpec } from "@quanta/schemes";
-import { type Tensor, computeQParams, quantizeInt8SymmetricFast, quantizeInt8SymmetricFastColumns, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
+import { type Tensor, computeQParams, minMax, quantizeInt8SymmetricFast, quantizeInt8SymmetricFastColumns, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type TensorQParams } from "./keys.js";
 
@@ -70,25 +70,10 @@ export class NonFiniteWeight extends QuantaError {
   constructor(
     readonly weight: string,
     readonly nan: number,
-    readonly inf: number,
+    readonly infinite: boolean,
   ) {
-    super(`weight '${weight}' holds ${nan} NaN and ${inf} infinite values: fix the model or exclude the node that reads it (--exclude)`);
+    super(`weight '${weight}' holds ${nan} NaN${infinite ? " and infinite" : ""} values: fix the model or exclude the node that reads it (--exclude)`);
   }
-}
-
-/** Counts NaN and ±Inf in a float32 array (one pass over the bit patterns). */
-export function nonFinite(x: Float32Array): { nan: number; inf: number } {
-  const b = new Int32Array(x.buffer, x.byteOffset, x.length);
-  let nan = 0;
-  let inf = 0;
-  for (let i = 0; i < b.length; i++) {
-    const a = b[i]! & 0x7fffffff;
-    if (a >= 0x7f800000) {
-      if (a === 0x7f800000) inf++;
-      else nan++;
-    }
-  }
-  return { nan, inf };
 }
 
 /**
@@ -150,8 +135,9 @@ export const qparams: Pass = {
           const g = a.spec.granularity;
           const axis = g.kind === "tensor" ? undefined : a.axis;
           const blockSize = g.kind === "block" ? g.blockSize : undefined;
-          const bad = nonFinite(t.data);
-          if (bad.nan || bad.inf) return yield* Effect.fail(new NonFiniteWeight(v.name, bad.nan, bad.inf));
+          const r = minMax(t.data);
+          const infinite = r.min === Number.NEGATIVE_INFINITY || r.max === Number.POSITIVE_INFINITY;
+          if (r.nanCount || infinite) return yield* Effect.fail(new NonFiniteWeight(v.name, r.nanCount, infinite));
           const w = quantizeWeight(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, blockSize);
           out.set(v, w.qparams);
           quantized.set(v, w.quantized);

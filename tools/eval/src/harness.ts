@@ -111,13 +111,14 @@ function timed(run: (f: Feeds) => Promise<Outputs>, release: () => Promise<void>
   };
 }
 
-type OrtLike = typeof ortNode;
+export type OrtLike = typeof ortNode;
 
-async function ortRunner(rt: OrtLike, bytes: Uint8Array): Promise<TimedRunner> {
+/** An untimed Runner over an onnxruntime session (float32 outputs only), with its release. */
+export async function ortSession(rt: OrtLike, model: Uint8Array): Promise<Runner & { release(): Promise<void> }> {
   const options = rt === (ortWeb as unknown as OrtLike) ? { executionProviders: ["wasm"] } : { intraOpNumThreads: 1, interOpNumThreads: 1 };
-  const session = await rt.InferenceSession.create(bytes, options as ortNode.InferenceSession.SessionOptions);
-  return timed(
-    async (feeds) => {
+  const session = await rt.InferenceSession.create(model, options as ortNode.InferenceSession.SessionOptions);
+  return {
+    async run(feeds) {
       const f: Record<string, ortNode.Tensor> = {};
       for (const [k, t] of Object.entries(feeds)) f[k] = new rt.Tensor(t.dtype, t.data, t.shape as number[]) as ortNode.Tensor;
       const r = await session.run(f);
@@ -125,8 +126,13 @@ async function ortRunner(rt: OrtLike, bytes: Uint8Array): Promise<TimedRunner> {
       for (const [k, t] of Object.entries(r)) if (t.type === "float32") out[k] = { dims: [...t.dims], data: t.data as Float32Array };
       return out;
     },
-    () => session.release(),
-  );
+    release: () => session.release(),
+  };
+}
+
+async function ortRunner(rt: OrtLike, bytes: Uint8Array): Promise<TimedRunner> {
+  const s = await ortSession(rt, bytes);
+  return timed((feeds) => s.run(feeds), () => s.release());
 }
 
 function quantaRunner(bytes: Uint8Array): TimedRunner {

@@ -1,12 +1,14 @@
 // The OCR eval tasks: deterministic rendered data, and the float PaddleOCR models read it as expected
 // (so that the quantized models' agreement with float measures something real).
+import { readFileSync } from "node:fs";
 import { modelPath } from "@quanta/models";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ortSession } from "../src/harness.js";
 import { ocrTasks } from "../src/ocr/index.js";
 import { dbBoxes, dictionary } from "../src/ocr/decode.js";
 import { clearRenderCache, parsePgmStream, resizeBilinear } from "../src/ocr/render.js";
-import type { Feeds, ItemResult, Outputs, Runner, Task } from "../src/types.js";
+import type { Feeds, ItemResult, Task } from "../src/types.js";
 
 const task = (model: string): Task => {
   const t = ocrTasks().find((x) => x.model === model);
@@ -14,24 +16,7 @@ const task = (model: string): Task => {
   return t;
 };
 
-interface OrtRunner extends Runner {
-  release(): Promise<void>;
-}
-
-async function floatRunner(model: string): Promise<OrtRunner> {
-  const session = await ort.InferenceSession.create(modelPath(model), { intraOpNumThreads: 1, interOpNumThreads: 1 });
-  return {
-    async run(feeds: Feeds): Promise<Outputs> {
-      const f: Record<string, ort.Tensor> = {};
-      for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.dtype, t.data, [...t.shape]);
-      const r = await session.run(f);
-      const out: Record<string, { dims: readonly number[]; data: Float32Array }> = {};
-      for (const [k, t] of Object.entries(r)) out[k] = { dims: [...t.dims], data: t.data as Float32Array };
-      return out;
-    },
-    release: () => session.release(),
-  };
-}
+const floatRunner = async (model: string) => ortSession(ort, readFileSync(modelPath(model)));
 
 function sameFeeds(a: readonly Feeds[], b: readonly Feeds[]): void {
   expect(a.length).toBe(b.length);
@@ -132,7 +117,7 @@ describe("ocr data", () => {
 });
 
 describe("float PaddleOCR models read the rendered text", () => {
-  const runners = new Map<string, OrtRunner>();
+  const runners = new Map<string, Awaited<ReturnType<typeof floatRunner>>>();
   beforeAll(async () => {
     for (const m of [REC, DET, CLS]) runners.set(m, await floatRunner(m));
   });

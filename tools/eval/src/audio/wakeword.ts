@@ -18,8 +18,10 @@
 // Both: each embedding is pushed into the head's history (initially `window` zero vectors, as the
 // package does) and the head scores the last `window` embeddings. A clip "fires" when a score exceeds
 // 0.5 (the engine's detectionThreshold default).
+import { readFileSync } from "node:fs";
 import { modelPath } from "@quanta/models";
 import * as ort from "onnxruntime-node";
+import { ortSession } from "../harness.js";
 import type { Feeds, Outputs, Runner } from "../types.js";
 
 export const FRAME = 1280;
@@ -75,16 +77,7 @@ const sessions = new Map<string, Promise<Runner>>();
 export function floatRunner(id: string): Promise<Runner> {
   let s = sessions.get(id);
   if (!s) {
-    s = ort.InferenceSession.create(modelPath(id), { intraOpNumThreads: 1, interOpNumThreads: 1 }).then((session) => ({
-      async run(feeds: Feeds): Promise<Outputs> {
-        const f: Record<string, ort.Tensor> = {};
-        for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.dtype, t.data, t.shape as number[]);
-        const r = await session.run(f);
-        const out: Record<string, { dims: readonly number[]; data: Float32Array }> = {};
-        for (const [k, t] of Object.entries(r)) if (t.type === "float32") out[k] = { dims: [...t.dims], data: t.data as Float32Array };
-        return out;
-      },
-    }));
+    s = ortSession(ort, readFileSync(modelPath(id)));
     sessions.set(id, s);
   }
   return s;
