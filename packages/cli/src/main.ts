@@ -11,6 +11,7 @@ import { fmtDb } from "./metrics.js";
 import { type QuantizeOptions, compareModels, quantizeModel, schemeFor } from "./quantize.js";
 import { listSamples } from "./dataset.js";
 import type { ProgressEvent } from "@quanta/core";
+import { correctsBias } from "@quanta/quantize";
 
 export const VERSION = "0.0.0";
 
@@ -30,7 +31,7 @@ usage:
                  [--weights int8|uint8|int4|uint4|fp16|fp8] [--activations uint8|int8|int16]
                  [--per-channel|--per-tensor] [--block-size N] [--format qdq|qoperator]
                  [--method mse|minmax|ema|percentile|entropy] [--int4-format matmulnbits|qdq]
-                 [--exclude PATTERN]... [--json]
+                 [--exclude PATTERN]... [--no-bias-correction] [--json]
                                          static int8 QDQ with --calibration (default), else
                                          weight-only; --mode dynamic: DynamicQuantizeLinear +
                                          MatMulInteger/ConvInteger; --format qoperator: QLinear*
@@ -38,7 +39,9 @@ usage:
                                          --weights fp8: float8 e4m3fn QDQ (opset 19; activations
                                          too with --calibration); prints sizes, kept-float
                                          layers, output SQNR; activation ranges: --method mse
-                                         (default; minmax is onnxruntime's)
+                                         (default; minmax is onnxruntime's); with calibration
+                                         data each layer's bias absorbs the output-mean shift of
+                                         its rounded weights (weight-only mode too)
   quanta compare REF CAND --data DIR [--layers N] [--json]
                                          per-output SQNR (dB), cosine, max abs error; the layers
                                          that lose the most (own loss, node names for --exclude)
@@ -266,6 +269,7 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       format: { type: "string" },
       "int4-format": { type: "string" },
       exclude: { type: "string", multiple: true },
+      "no-bias-correction": { type: "boolean" },
       backend: { type: "string" },
       json: { type: "boolean" },
     });
@@ -288,6 +292,7 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       format: yield* oneOf(values.format, "format", ["qdq", "qoperator"] as const, "qdq"),
       int4Format: yield* oneOf(values["int4-format"], "int4-format", ["matmulnbits", "qdq"] as const, "matmulnbits"),
       exclude: (values.exclude as string[] | undefined) ?? [],
+      biasCorrection: !values["no-bias-correction"],
     };
     const backend = yield* pickBackend(values.backend as string | undefined, backends);
     const json = !!values.json;
@@ -297,7 +302,9 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
     let calIds: string[] | undefined;
     let heldOut: string[] = [];
     if (calibration) {
-      const calibrated = (yield* Effect.try({ try: () => schemeFor(options), catch: (e) => e as UsageError })).mode === "static";
+      const scheme = yield* Effect.try({ try: () => schemeFor(options), catch: (e) => e as UsageError });
+      // Static ranges and bias correction learn from the samples: hold some out to measure the result.
+      const calibrated = scheme.mode === "static" || correctsBias(scheme, { biasCorrection: options.biasCorrection ?? true });
       const ids = [...(yield* step("reading", calibration, () => listSamples(calibration, model.graph.inputs.filter((v) => !v.constant)).ids))];
       const h = !calibrated ? ids.length : ids.length >= 4 ? Math.min(4, Math.floor(ids.length / 4)) : 0;
       heldOut = ids.slice(ids.length - h);
@@ -314,7 +321,14 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       input,
       output,
       scheme: result.scheme.name,
-      method: result.scheme.mode === "static" ? options.method : result.scheme.mode === "dynamic" ? "none (activations quantized at run time)" : "none (weights only)",
+      method:
+        result.scheme.mode === "static"
+          ? options.method
+          : result.scheme.mode === "dynamic"
+            ? "none (activations quantized at run time)"
+            : calIds && correctsBias(result.scheme, { biasCorrection: options.biasCorrection ?? true })
+              ? "input means for bias correction (weights only)"
+              : "none (weights only)",
       inputBytes: bytes,
       outputBytes: written.bytes + written.externalBytes,
       ratio: (written.bytes + written.externalBytes) / bytes,

@@ -1,6 +1,6 @@
 import { Backend, Dataset, type ProgressEvent, progressTo } from "@quanta/core";
 import { type Model, type Node, type QuantaError, type Value, describe } from "@quanta/ir";
-import { ANNOTATIONS, type Int4Format, quantizationPipeline } from "@quanta/quantize";
+import { ANNOTATIONS, type Int4Format, QDQ_SUFFIX, quantizationPipeline } from "@quanta/quantize";
 import { PRESETS, type Scheme, spec, withChanges } from "@quanta/schemes";
 import type { Tensor } from "@quanta/tensor";
 import { Effect, Layer, Stream } from "effect";
@@ -19,6 +19,12 @@ export interface QuantizeOptions {
   readonly format: "qdq" | "qoperator";
   readonly int4Format: Int4Format;
   readonly exclude: readonly string[];
+  /**
+   * Bias correction with the calibration data (static and weight-only int8/int4): each layer's
+   * output-mean shift from weight rounding is taken out of its bias. Default: on whenever there is
+   * calibration data (`--no-bias-correction` turns it off).
+   */
+  readonly biasCorrection?: boolean;
 }
 
 /** Weight-only float8 e4m3fn: the fp8 preset's weights, activations left in float. */
@@ -98,7 +104,7 @@ export function quantizeModel(
   return Effect.gen(function* () {
     const scheme = yield* Effect.try({ try: () => schemeFor(options), catch: (e) => e as QuantaError });
     if (scheme.mode === "static" && !services.calibration) return yield* Effect.fail(new UsageError("static quantization needs --calibration DIR (or use --mode weight-only)"));
-    const p = yield* quantizationPipeline(scheme, { int4Format: options.int4Format, format: options.format });
+    const p = yield* quantizationPipeline(scheme, { int4Format: options.int4Format, format: options.format, biasCorrection: (options.biasCorrection ?? true) && !!services.calibration });
     const layer = Layer.mergeAll(
       progressTo(onProgress),
       backendLayer(services.backend),
@@ -207,7 +213,7 @@ export function compareOnSamples(ref: Model, cand: Model, backend: RunBackend, s
     }
     if (options.layers) {
       for (const [name, t] of a.seen) {
-        const c = b.seen.get(`${name}_dequantized`) ?? b.seen.get(name);
+        const c = b.seen.get(`${name}${QDQ_SUFFIX.dequantized}`) ?? b.seen.get(`${name}_dequantized`) ?? b.seen.get(name);
         if (!c || c.data.length !== t.data.length) continue;
         let m = layers.get(name);
         if (!m) layers.set(name, (m = new MetricAccumulator()));

@@ -169,3 +169,26 @@ describe("quanta compare", () => {
     expect(rows[0]).toContain(`${r.layers[0]!.node} (${r.layers[0]!.op})`);
   }, 120_000);
 });
+
+describe("quanta quantize --mode weight-only --calibration (bias correction)", () => {
+  it("learns input means from the calibration samples (holding some out); --no-bias-correction turns it off", async () => {
+    const data = dataset(cls, 12, 200);
+    const on = await quantize(cls, "cls.w8.bc.onnx", "--mode", "weight-only", "--calibration", data);
+    const off = await quantize(cls, "cls.w8.nobc.onnx", "--mode", "weight-only", "--calibration", data, "--no-bias-correction");
+    expect(on.summary.method).toMatch(/bias correction/);
+    expect(off.summary.method).toBe("none (weights only)");
+    // 12 samples: 3 held out when they calibrate, all 12 measure the result otherwise.
+    expect(on.summary.heldOutSamples).toBe(3);
+    expect(off.summary.heldOutSamples).toBe(12);
+    // Corrected biases replace the folded ones of the convs whose input mean is not negligible.
+    const corrected = on.model.graph.initializers.filter((v) => v.name.endsWith("_bc")).length;
+    expect(corrected).toBeGreaterThan(40);
+    expect(off.model.graph.initializers.some((v) => v.name.endsWith("_bc"))).toBe(false);
+    // Layers whose loud input channels make per-input-channel scales the better choice carry C_in
+    // scales instead of C_out (measured: 187.7 vs 181.6 KB).
+    expect(on.bytes).toBeLessThan(off.bytes * 1.05);
+    const inputAxis = on.model.graph.nodes.filter((n) => n.op === "DequantizeLinear" && n.attributes.get("axis")?.value === 1n).length;
+    expect(inputAxis).toBeGreaterThan(0);
+    expect(Number.isFinite(on.summary.outputs[0]!.sqnr)).toBe(true);
+  });
+});

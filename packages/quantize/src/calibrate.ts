@@ -3,25 +3,22 @@ import { QuantaError, type Value, describe } from "@quanta/ir";
 import { type AnyObserver, OBSERVERS } from "@quanta/observers";
 import type { Tensor } from "@quanta/tensor";
 import { Effect, Stream } from "effect";
+import { CalibrationError } from "./errors.js";
 import { ANNOTATIONS, RANGES, type Ranges } from "./keys.js";
+import { INPUT_MEANS, meanObserver, meanTargets } from "./statistics.js";
 
-/** Calibration could not produce ranges (no samples, a tensor never observed...). */
-export class CalibrationError extends QuantaError {
-  readonly _tag = "CalibrationError";
-  constructor(readonly reason: string) {
-    super(`calibration: ${reason}`);
-  }
-}
+export { CalibrationError };
 
 /**
  * Calibration pass: streams the Dataset's samples through the Backend's plan of the float model,
  * observing every activation the annotations name (per tensor, with the observer its spec names).
- * Observer state is constant-size, so memory does not grow with the number of samples.
+ * Observer state is constant-size, so memory does not grow with the number of samples. In the same
+ * run it records the input means of the quantized weight layers (for the bias-correction pass).
  */
 export const calibrate: Pass<Backend | Dataset> = {
   name: "calibrate",
   requires: ["annotations", "needs-ranges"],
-  provides: ["ranges"],
+  provides: ["ranges", "input-means"],
   hints: { "needs-ranges": "calibration only applies to static quantization" },
   run: (model, ctx) =>
     Effect.gen(function* () {
@@ -38,13 +35,15 @@ export const calibrate: Pass<Backend | Dataset> = {
         try: () => backend.plan(model),
         catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`cannot run the float model: ${(e as Error).message}`)),
       });
-      const names = new Set(watched.keys());
+      const means = meanObserver(meanTargets(model, ann));
+      const names = new Set([...watched.keys(), ...means.names]);
       // Graph inputs are not produced by a node: observe them from the feeds.
       const inputNames = model.graph.inputs.filter((v) => names.has(v.name)).map((v) => v.name);
       let count = 0;
       const onValue = (name: string, t: Tensor) => {
         const w = watched.get(name);
         if (w && t.dtype === "float32") w.observer.update(w.state, t.data as Float32Array, t.shape);
+        means.onValue(name, t);
       };
       yield* Stream.runForEach(dataset.samples, (feeds) =>
         Effect.gen(function* () {
@@ -73,6 +72,7 @@ export const calibrate: Pass<Backend | Dataset> = {
         ranges.set(value, { min, max });
       }
       ctx.data.set(RANGES, ranges);
+      ctx.data.set(INPUT_MEANS, means.result());
       return model;
     }),
 };

@@ -3,11 +3,13 @@ export { FOLDABLE, foldConstants, preprocess, promoteConstants, foldBatchNorm } 
 export { annotate, annotatePass } from "./annotate.js";
 export { calibrate, CalibrationError } from "./calibrate.js";
 export { NonFiniteWeight, qparams, quantizeWeight, weightRanges } from "./qparams.js";
-export { lowerOnnx, lowerToOnnx, type Int4Format } from "./lower-onnx.js";
+export { QDQ_SUFFIX, lowerOnnx, lowerToOnnx, type Int4Format } from "./lower-onnx.js";
 export { lowerDynamic, lowerToDynamic } from "./lower-dynamic.js";
 export { lowerQOperator, lowerToQOperator } from "./lower-qoperator.js";
 export { lowerFloat, lowerFloatTargets, upgradePass, usesFloat8, usesFloatTargets, FloatLoweringError } from "./lower-float.js";
 export { floatToHalf, halfToFloat, floatToE4M3FN, e4m3fnToFloat, E4M3FN_MAX } from "./float.js";
-export { standardPasses, quantizationPipeline, dialectOf, type LoweringOptions, type OnnxFormat } from "./pipeline.js";
+export { standardPasses, quantizationPipeline, dialectOf, correctsBias, type LoweringOptions, type OnnxFormat } from "./pipeline.js";
 export { upgradeToOpset13, OpsetUpgradeError } from "./upgrade.js";
 export { upgradeToOpset19 } from "./upgrade19.js";
+export { MIN_MEAN_TO_SPREAD, biasCorrectionPass, correctBias, meanShift } from "./bias-correction.js";
+export { BIAS_CORRECTABLE, INPUT_MEANS, type InputMeans, inputStatistics, meanTargets, meanToSpread, accumulateConvTapSums } from "./statistics.js";

@@ -50,41 +50,61 @@ function paramShape(p: TensorQParams, valueShape: readonly number[]): number[] {
   return valueShape.map((d, i) => (i === p.axis ? Math.ceil(d / p.blockSize!) : d));
 }
 
-function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape: readonly number[], name: string, before: Node | undefined): Node {
+/**
+ * Names of the values the QDQ lowering adds. The dequantized value a layer reads is `<name>_dq` (what
+ * `quanta compare` matches with the float model's `<name>`); the quantized value, scale and zero point
+ * in between get short numbered names (`q12`, `s12`, `z12`), and the Q/DQ nodes none: on small models
+ * (PP-OCR cls, 0.58 MB) onnxruntime-style names (x_quantized, x_zero_point, x_QuantizeLinear...) weighed
+ * a fifth of the file, each long tensor name repeated ten times per quantized edge.
+ */
+export const QDQ_SUFFIX = { dequantized: "_dq" } as const;
+
+/** Numbered names for one lowering run (deterministic: the annotations' order). */
+class Names {
+  private n = 0;
+  next(): { q: string; s: string; z: string } {
+    const k = this.n++;
+    return { q: `q${k}`, s: `s${k}`, z: `z${k}` };
+  }
+}
+
+function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape: readonly number[], name: string, before: Node | undefined, ids: { s: string; z: string }): Node {
   const domain = qdqDomain(model, p);
   if (domain) ensureMsOpset(model);
   const ps = paramShape(p, shape);
-  const sc = g.addConstant(`${name}_scale`, constantOf(tensor("float32", ps, Float32Array.from(p.scale))));
+  const sc = g.addConstant(ids.s, constantOf(tensor("float32", ps, Float32Array.from(p.scale))));
   // A constant's zero point only sets the value 0 maps to (its type is the data's): all zeros, it is left out (the default).
-  const zp = p.zeroPoint.every((z) => z === 0) ? null : g.addConstant(`${name}_zero_point`, constantOf(zeroPointTensor(p.dtype, ps, p.zeroPoint)));
+  const zp = p.zeroPoint.every((z) => z === 0) ? null : g.addConstant(ids.z, constantOf(zeroPointTensor(p.dtype, ps, p.zeroPoint)));
   const attributes: Record<string, ReturnType<typeof attr.int>> = {};
   if (p.axis !== undefined) attributes.axis = attr.int(p.axis);
   if (p.blockSize !== undefined) attributes.block_size = attr.int(p.blockSize);
-  return g.addNode({ op: "DequantizeLinear", domain, name: `${name}_DequantizeLinear`, inputs: zp ? [q, sc, zp] : [q, sc], outputs: [`${name}_dequantized`], attributes, ...(before ? { before } : {}) });
+  return g.addNode({ op: "DequantizeLinear", domain, name: "", inputs: zp ? [q, sc, zp] : [q, sc], outputs: [`${name}${QDQ_SUFFIX.dequantized}`], attributes, ...(before ? { before } : {}) });
 }
 
 /** Replaces a float constant by quantized storage + DequantizeLinear; returns false when it is not used by float consumers any more. */
-function lowerConstant(model: Model, v: Value, qt: Tensor, p: TensorQParams): void {
+function lowerConstant(model: Model, v: Value, qt: Tensor, p: TensorQParams, names: Names): void {
   const g = v.graph;
-  const qv = g.addConstant(`${v.name}_quantized`, constantOf(qt));
+  const id = names.next();
+  const qv = g.addConstant(id.q, constantOf(qt));
   const first = g.nodes.find((n) => n.inputs.includes(v));
-  const dq = addDequantize(model, g, qv, p, qt.shape, v.name, first);
+  const dq = addDequantize(model, g, qv, p, qt.shape, v.name, first, id);
   dq.outputs[0]!.type = { elem: "float32", shape: qt.shape };
   g.replaceUses(v, dq.outputs[0]!, { except: dq, keepOutputs: true });
   if (v.uses.length === 0 && !g.outputs.includes(v) && !g.inputs.includes(v)) g.removeValue(v);
 }
 
 /** QuantizeLinear -> DequantizeLinear on an activation edge; graph outputs keep the float value. */
-function lowerActivation(model: Model, v: Value, p: TensorQParams): void {
+function lowerActivation(model: Model, v: Value, p: TensorQParams, names: Names): void {
   const g = v.graph;
   if (v.uses.length === 0) return;
   const domain = qdqDomain(model, p);
   if (domain) ensureMsOpset(model);
-  const sc = g.addConstant(`${v.name}_scale`, constantOf(tensor("float32", [], Float32Array.of(p.scale[0]!))));
-  const zp = g.addConstant(`${v.name}_zero_point`, constantOf(zeroPointTensor(p.dtype, [], Int32Array.of(p.zeroPoint[0]!))));
-  const q = g.insertOnEdge(v, { op: "QuantizeLinear", domain, name: `${v.name}_QuantizeLinear`, inputs: [v, sc, zp], outputs: [`${v.name}_quantized`], keepOutputs: true });
+  const id = names.next();
+  const sc = g.addConstant(id.s, constantOf(tensor("float32", [], Float32Array.of(p.scale[0]!))));
+  const zp = g.addConstant(id.z, constantOf(zeroPointTensor(p.dtype, [], Int32Array.of(p.zeroPoint[0]!))));
+  const q = g.insertOnEdge(v, { op: "QuantizeLinear", domain, name: "", inputs: [v, sc, zp], outputs: [id.q], keepOutputs: true });
   const qOut = q.outputs[0]!;
-  g.insertOnEdge(qOut, { op: "DequantizeLinear", domain, name: `${v.name}_DequantizeLinear`, inputs: [qOut, sc, zp], outputs: [`${v.name}_dequantized`], keepOutputs: true });
+  g.insertOnEdge(qOut, { op: "DequantizeLinear", domain, name: "", inputs: [qOut, sc, zp], outputs: [`${v.name}${QDQ_SUFFIX.dequantized}`], keepOutputs: true });
 }
 
 /** Removes a constant nobody reads any more. */
@@ -185,6 +205,7 @@ function lowerMatMulNBits(model: Model, node: Node, w: Value, qt: Tensor, p: Ten
  */
 export function lowerToOnnx(model: Model, annotations: import("./keys.js").Annotations, qparams: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>, options: { int4Format?: Int4Format } = {}): string[] {
   const keptFloat: string[] = [];
+  const names = new Names();
   for (const [v, a] of annotations.tensors) {
     const p = qparams.get(v);
     const qt = quantized.get(v);
@@ -197,12 +218,12 @@ export function lowerToOnnx(model: Model, annotations: import("./keys.js").Annot
       keptFloat.push(`weight '${v.name}' kept in float: block-wise DequantizeLinear needs opset 21 (the model has ${model.opset("") ?? 0})${qt.dtype === "int4" || qt.dtype === "uint4" ? " and MatMulNBits does not apply to its consumer" : ""}`);
       continue;
     }
-    lowerConstant(model, v, qt, p);
+    lowerConstant(model, v, qt, p, names);
   }
   for (const [v, a] of annotations.tensors) {
     if (a.kind !== "activation" && a.kind !== "shared") continue;
     const p = qparams.get(v);
-    if (p) lowerActivation(model, v, p);
+    if (p) lowerActivation(model, v, p, names);
   }
   // Sort each graph: inserted nodes were placed near their producers, but keep the order valid.
   for (const g of model.allGraphs()) g.sort();

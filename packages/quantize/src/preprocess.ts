@@ -80,8 +80,8 @@ export function foldBatchNorm(model: Model): number {
         for (let i = 0; i < per; i++) nw[c * per + i] = (W.data as Float32Array)[c * per + i]! * k;
         nb[c] = ((oldB ? oldB[c]! : 0) - mean![c]!) * k + beta![c]!;
       }
-      const nwv = g.addConstant(`${w.name}_bnfolded`, constantOf(tensor("float32", W.shape, nw)));
-      const nbv = g.addConstant(`${b?.name ?? `${conv.name || "conv"}_bias`}_bnfolded`, constantOf(tensor("float32", [cout], nb)));
+      const nwv = g.addConstant(`${w.name}_bn`, constantOf(tensor("float32", W.shape, nw)));
+      const nbv = g.addConstant(`${b?.name ?? `${conv.name || "conv"}_bias`}_bn`, constantOf(tensor("float32", [cout], nb)));
       // The BatchNormalization node becomes the folded Conv, so that its output value stays as it was
       // (name, type, graph-output role, readers): the float model's tensor of that name holds the same values.
       const params0 = bn.inputs.slice(1);

@@ -1,9 +1,10 @@
 import type { Pass } from "@quanta/core";
 import { QuantaError, type Value } from "@quanta/ir";
 import type { QuantSpec } from "@quanta/schemes";
-import { type Tensor, computeQParams, minMax, quantizeInt8SymmetricFast, quantizeInt8SymmetricFastColumns, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
+import { type Tensor, computeQParams, dequantizeLinear, minMax, quantizeInt8SymmetricFast, quantizeInt8SymmetricFastColumns, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type TensorQParams } from "./keys.js";
+import { INPUT_MEANS, type InputMeans } from "./statistics.js";
 
 type IntTarget = Exclude<QuantSpec["dtype"], "float16" | "float8e4m3fn">;
 const isInt = (d: QuantSpec["dtype"]): d is IntTarget => d !== "float16" && d !== "float8e4m3fn";
@@ -109,6 +110,54 @@ export function quantizeWeight(
 }
 
 /**
+ * The input-channel axis of a weight whose reader multiplies it with the activation's channels, or
+ * undefined: Conv with one group ([C_out, C_in, k...]: axis 1), MatMul [K, N] (axis 0), Gemm (K's axis).
+ */
+function inputAxis(node: import("@quanta/ir").Node, rank: number): number | undefined {
+  const int = (name: string, d: number) => {
+    const a = node.attributes.get(name);
+    return a?.type === "int" ? Number(a.value) : d;
+  };
+  if (node.op === "Conv" && rank >= 3 && int("group", 1) === 1) return 1;
+  if (node.op === "MatMul" && rank === 2) return 0;
+  if (node.op === "Gemm" && rank === 2) return int("transB", 0) === 1 ? 1 : 0;
+  return undefined;
+}
+
+/**
+ * Output error energy of a quantized weight for inputs of per-channel energy `energy` (E[x_c^2], the
+ * diagonal of E[x x^T]): sum of (W_q - W)^2 * E[x_c^2] over the input channel c of each element.
+ */
+function weightedError(w: Float32Array, q: Tensor, p: TensorQParams, shape: readonly number[], inAxis: number, energy: Float64Array): number {
+  const deq = dequantizeLinear(q as Tensor<"int8">, { scale: p.scale, zeroPoint: p.zeroPoint, ...(p.axis !== undefined ? { axis: p.axis } : {}) }).data;
+  let inner = 1;
+  for (let i = inAxis + 1; i < shape.length; i++) inner *= shape[i]!;
+  const n = shape[inAxis]!;
+  let e = 0;
+  for (let i = 0; i < w.length; i++) {
+    const d = deq[i]! - w[i]!;
+    e += d * d * energy[Math.floor(i / inner) % n]!;
+  }
+  return e;
+}
+
+/**
+ * Weight-only mode with calibration data: per-channel scales along the input channels instead of the
+ * output channels where that makes the layer's output error (weighted by each input channel's energy)
+ * smaller. A layer whose inputs have a few loud channels gets fine steps on the weights those channels
+ * multiply (what SmoothQuant moves into the weights; in weight-only mode the DequantizeLinear axis is
+ * free). Returns the chosen quantization, or undefined to keep the annotated axis.
+ */
+function inputAwareAxis(t: Tensor<"float32">, spec: QuantSpec & { dtype: IntTarget }, axis: number, node: import("@quanta/ir").Node, m: InputMeans): { qparams: TensorQParams; quantized: Tensor } | undefined {
+  const inAxis = inputAxis(node, t.shape.length);
+  if (inAxis === undefined || inAxis === axis || m.channelSumSq.length !== t.shape[inAxis]) return undefined;
+  const energy = m.channelSumSq.map((v) => v / m.elements);
+  const a = quantizeWeight(t, spec, axis);
+  const b = quantizeWeight(t, spec, inAxis);
+  return weightedError(t.data, b.quantized, b.qparams, t.shape, inAxis, energy) < weightedError(t.data, a.quantized, a.qparams, t.shape, inAxis, energy) ? b : undefined;
+}
+
+/**
  * QParams pass: activation parameters from calibrated ranges (shared ones copied), weights quantized
  * per tensor/channel/block from their own values, biases to int32 with scale = s_input * s_weight.
  */
@@ -121,6 +170,11 @@ export const qparams: Pass = {
     Effect.gen(function* () {
       const ann = ctx.data.need(ANNOTATIONS);
       const ranges = ctx.data.get(RANGES);
+      // Weight-only mode with calibration data (input means but no activation ranges): the weight's
+      // reader, to pick its per-channel axis from the input's channel energies.
+      const means = ranges === undefined ? ctx.data.get(INPUT_MEANS) : undefined;
+      const readerOf = new Map<Value, { node: import("@quanta/ir").Node; m: InputMeans }>();
+      if (means) for (const [node, m] of means) if (node.inputs[1]) readerOf.set(node.inputs[1], { node, m });
       const out = new Map<Value, TensorQParams>();
       const quantized = new Map<Value, Tensor>();
       for (const [v, a] of ann.tensors) {
@@ -138,7 +192,9 @@ export const qparams: Pass = {
           const r = minMax(t.data);
           const infinite = r.min === Number.NEGATIVE_INFINITY || r.max === Number.POSITIVE_INFINITY;
           if (r.nanCount || infinite) return yield* Effect.fail(new NonFiniteWeight(v.name, r.nanCount, infinite));
-          const w = quantizeWeight(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, blockSize);
+          const reader = readerOf.get(v);
+          const chosen = reader && g.kind === "axis" && axis !== undefined && v.uses.length === 1 ? inputAwareAxis(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, reader.node, reader.m) : undefined;
+          const w = chosen ?? quantizeWeight(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, blockSize);
           out.set(v, w.qparams);
           quantized.set(v, w.quantized);
         }

@@ -3,10 +3,10 @@
 import { cpuBackend } from "@quanta/backend-cpu";
 import { type QuantizeOptions, compareOnSamples, schemeFor } from "@quanta/cli";
 import { Backend, Dataset, silentProgress } from "@quanta/core";
-import type { Model } from "@quanta/ir";
+import { type Model, type Node, constantOf } from "@quanta/ir";
 import { readOnnx, writeOnnx } from "@quanta/onnx";
 import { ANNOTATIONS, quantizationPipeline } from "@quanta/quantize";
-import type { Tensor } from "@quanta/tensor";
+import { type Tensor, dequantizeLinear } from "@quanta/tensor";
 import { Effect, Layer, Stream } from "effect";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
@@ -71,7 +71,7 @@ export async function quantizeBytes(fp32: Uint8Array, options: QuantizeOptions, 
   );
   const r = await Effect.runPromise(
     Effect.gen(function* () {
-      const p = yield* quantizationPipeline(scheme, { format: options.format, int4Format: options.int4Format });
+      const p = yield* quantizationPipeline(scheme, { format: options.format, int4Format: options.int4Format, biasCorrection: (options.biasCorrection ?? true) && calibration.length > 0 });
       return yield* p.run(model);
     }).pipe(Effect.provide(layer)),
   );
@@ -291,3 +291,95 @@ export function perLayer(fp32: Uint8Array, quantized: Model, samples: readonly F
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export interface LayerSensitivity {
+  /** The node whose weight was quantized alone. */
+  readonly name: string;
+  readonly op: string;
+  /** Output SQNR (dB) of the float model with only this layer's quantized weight (and corrected bias). */
+  readonly sqnr: number;
+}
+
+const WEIGHT_OPS = new Set(["Conv", "ConvTranspose", "Gemm", "MatMul"]);
+
+/** The float values a DequantizeLinear of constants produces, or undefined when it is not one. */
+function dequantizedConstant(dq: Node | undefined): Tensor<"float32"> | undefined {
+  if (dq?.op !== "DequantizeLinear" || !dq.inputs[0]?.constant || !dq.inputs[1]?.constant) return undefined;
+  const q = dq.inputs[0].constant.load();
+  if (q.dtype !== "int8" && q.dtype !== "uint8" && q.dtype !== "int32") return undefined;
+  const scale = dq.inputs[1].constant.load().data as Float32Array;
+  const z = dq.inputs[2]?.constant?.load();
+  const zeroPoint = z ? Int32Array.from(z.data as ArrayLike<number>) : new Int32Array(scale.length);
+  const axisA = dq.attributes.get("axis");
+  const axis = scale.length > 1 ? (axisA?.type === "int" ? Number(axisA.value) : 1) : undefined;
+  if (dq.attributes.has("block_size")) return undefined;
+  return dequantizeLinear(q as Tensor<"int8">, { scale, zeroPoint, ...(axis !== undefined ? { axis: axis < 0 ? axis + q.shape.length : axis } : {}) });
+}
+
+/**
+ * Sensitivity of a weight-only model, layer by layer: for each Conv/ConvTranspose/Gemm/MatMul whose
+ * weight the quantized model dequantizes, the float model (after the same preprocessing: BatchNorm
+ * folded) with only that layer's quantized weight and corrected bias, run in onnxruntime-node on
+ * `samples`: output SQNR against the float model. The lowest first: the layers to keep in float.
+ * Unlike the per-layer own loss, this finds small layers whose rounding the rest of the network
+ * amplifies (PP-OCRv4 det's p2o.Conv.6, 48x48).
+ */
+export async function weightSensitivity(fp32: Uint8Array, quantized: Model, samples: readonly Feeds[], limit = 30): Promise<LayerSensitivity[]> {
+  const base = await quantizeBytes(fp32, { ...DEFAULTS, mode: "weight-only", exclude: ["*"], biasCorrection: false }, []);
+  const ref = await ortSession(ortNode, base.bytes);
+  const refOut: Outputs[] = [];
+  try {
+    for (const s of samples) refOut.push(await ref.run(s));
+  } finally {
+    await ref.release();
+  }
+  const out: LayerSensitivity[] = [];
+  for (const n of quantized.graph.nodes) {
+    if (!WEIGHT_OPS.has(n.op) || !n.name) continue;
+    const w = dequantizedConstant(n.inputs[1]?.producer);
+    if (!w) continue;
+    const m = readOnnx(base.bytes);
+    const f = m.graph.nodes.find((x) => x.name === n.name && x.op === n.op);
+    if (!f?.inputs[1]?.constant) continue;
+    const swap = (node: Node, i: number, name: string, t: Tensor) => {
+      const old = node.inputs[i];
+      while (node.inputs.length <= i) node.inputs.push(null);
+      node.setInput(i, m.graph.addConstant(name, constantOf(t)));
+      if (old?.constant && old.uses.length === 0 && m.graph.initializers.includes(old)) m.graph.removeValue(old);
+    };
+    swap(f, 1, `${n.name}_wq`, w);
+    // The corrected bias: a float constant (weight-only), or the constant of the Add after a MatMul.
+    const b = n.inputs[2];
+    if (b?.constant && b.constant.elem === "float32") swap(f, 2, `${n.name}_bq`, b.constant.load());
+    const qOut = n.outputs[0];
+    const fOut = f.outputs[0];
+    const qAdd = qOut && qOut.uses.length === 1 ? qOut.uses[0]!.node : undefined;
+    const fAdd = fOut && fOut.uses.length === 1 ? fOut.uses[0]!.node : undefined;
+    if (n.op === "MatMul" && qAdd?.op === "Add" && fAdd?.op === "Add") {
+      const qi = qAdd.inputs[0] === qOut ? 1 : 0;
+      const fi = fAdd.inputs[0] === fOut ? 1 : 0;
+      const c = qAdd.inputs[qi]?.constant;
+      if (c && fAdd.inputs[fi]?.constant) swap(fAdd, fi, `${n.name}_aq`, c.load());
+    }
+    const s = await ortSession(ortNode, writeOnnx(m));
+    let sig = 0;
+    let noise = 0;
+    try {
+      for (let i = 0; i < samples.length; i++) {
+        const o = await s.run(samples[i]!);
+        for (const [k, r] of Object.entries(refOut[i]!)) {
+          const c = o[k]!.data;
+          for (let j = 0; j < r.data.length; j++) {
+            const d = r.data[j]! - c[j]!;
+            sig += r.data[j]! * r.data[j]!;
+            noise += d * d;
+          }
+        }
+      }
+    } finally {
+      await s.release();
+    }
+    out.push({ name: n.name, op: n.op, sqnr: round2(noise === 0 ? 200 : 10 * Math.log10(sig / noise)) });
+  }
+  return out.sort((a, b) => a.sqnr - b.sqnr).slice(0, limit);
+}

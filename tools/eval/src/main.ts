@@ -9,7 +9,7 @@
 // writes results.json, eval.md and eval.html to --out (default out/eval); with --docs also to
 // docs/eval.md and docs/eval.html.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { QuantizeOptions } from "@quanta/cli";
 import { audioTasks } from "./audio/index.js";
@@ -46,7 +46,7 @@ const runtimes = values.runtimes!.split(",").map((r) => {
   if (r !== "ort-node" && r !== "ort-web" && r !== "quanta-cpu") throw new Error(`unknown runtime ${r}`);
   return r as RuntimeId;
 });
-const out = join(process.cwd(), values.out!);
+const out = resolve(process.cwd(), values.out!);
 mkdirSync(out, { recursive: true });
 
 if (values["render-only"]) {

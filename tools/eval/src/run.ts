@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { QuantizeOptions } from "@quanta/cli";
 import { modelPath } from "@quanta/models";
-import { type Comparison, type LayerError, type Preset, type Quantized, type RuntimeId, compareItems, median, perLayer, quantizeBytes, runnerFor } from "./harness.js";
+import { type Comparison, type LayerError, type LayerSensitivity, type Preset, type Quantized, type RuntimeId, compareItems, median, perLayer, quantizeBytes, runnerFor, weightSensitivity } from "./harness.js";
 import { FIXES, type Target, targetsFor } from "./targets.js";
 import type { Feeds, ItemResult, Task } from "./types.js";
 
@@ -53,6 +53,8 @@ export interface Row extends Omit<Comparison, "scatter"> {
   readonly note?: string;
   readonly error?: string;
   readonly perLayer?: readonly LayerError[];
+  /** Weight-only rows that miss a target: output SQNR with each layer's weight quantized alone, lowest first. */
+  readonly sensitivity?: readonly LayerSensitivity[];
   readonly scatter?: { float: number[]; quant: number[] };
 }
 
@@ -179,6 +181,7 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
         if (o.diagnose !== false && rt === o.runtimes[0] && tr.some((t) => !t.met) && !row.error) {
           try {
             full = { ...full, perLayer: perLayer(fp32, q.model, calibration.slice(0, 3)) };
+            if (v.options.mode === "weight-only" && v.options.weights === "int8") full = { ...full, sensitivity: await weightSensitivity(fp32, q.model, calibration.slice(0, 3)) };
           } catch (e) {
             log(`  per-layer report failed: ${e instanceof Error ? e.message : e}`);
           }
@@ -194,23 +197,26 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
   };
   /**
    * Per-layer search for an exclusion that fixes a shortfall: while the onnxruntime-node row misses a
-   * target, keep the quantized nodes with the largest own loss (`drop`) in float, 2, 4, 8, 16 at a time.
+   * target, keep the quantized nodes with the largest own loss (`drop`) in float, 2, 4, 8, 16 at a time;
+   * weight-only rows take the layers whose weight alone costs the most (sensitivity), 1, 2, 4, 8.
    */
   const search = async (p: Preset, from: Variant, rowsOf: readonly Row[]): Promise<Row[]> => {
     let row = rowsOf.find((r) => r.runtime === "ort-node") ?? rowsOf[0];
     if (!row || row.error || !row.targets.some((t) => !t.met) || !row.perLayer) return [];
     const excluded = new Set(from.options.exclude ?? []);
-    let k = 2;
+    const bySensitivity = row.sensitivity?.map((l) => l.name);
+    let k = bySensitivity ? 1 : 2;
     for (let round = 0; round < 4 && row?.perLayer && row.targets.some((t) => !t.met); round++, k *= 2) {
-      const add = row.perLayer.filter((l) => !excluded.has(l.name) && l.drop < 0).slice(0, k);
+      const ranked = bySensitivity ?? row.perLayer.filter((l) => l.drop < 0).map((l) => l.name);
+      const add = ranked.filter((l) => !excluded.has(l)).slice(0, bySensitivity ? k - excluded.size + (from.options.exclude?.length ?? 0) : k);
       if (add.length === 0) break;
-      for (const l of add) excluded.add(l.name);
+      for (const l of add) excluded.add(l);
       const exclude = [...excluded];
       const v: Variant = {
         variant: "fix",
         options: { ...from.options, exclude },
         changed: { ...from.changed, exclude },
-        note: `found by the per-layer search (round ${round + 1}): keeps the ${exclude.length - (from.options.exclude?.length ?? 0)} layers with the largest own loss in float`,
+        note: `found by the per-layer search (round ${round + 1}): keeps the ${exclude.length - (from.options.exclude?.length ?? 0)} layers with the ${bySensitivity ? "most sensitive weights" : "largest own loss"} in float`,
       };
       const r = await runVariant(p, v);
       row = r.find((x) => x.runtime === "ort-node") ?? r[0];

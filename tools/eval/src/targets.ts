@@ -43,33 +43,57 @@ export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
     "static-int8": { options: { method: "minmax" }, why: "MSE ranges clip activation tails the wake-word heads read; MinMax ranges keep them (97.9% -> 99.3% of head decisions)" },
   },
   "openwakeword/melspectrogram": {
+    "static-int8-qoperator": {
+      options: { exclude: ["Add_14", "MatMul_15"] },
+      why: "the power spectrum and mel projection stay float (0.7 -> 9.8 dB at CI size); the STFT convolution's activations would need int16, which QLinear operators lack: use QDQ",
+    },
     "static-int8": {
       options: { exclude: ["Add_14", "MatMul_15"], activations: "int16" },
       why: "the mel power spectrum spans ~10 decades and feeds Log: linear int8 zeroes the quiet bins (kept float); int16 for the STFT convolution's activations",
     },
   },
   "openwakeword/silero_vad": {
+    "static-int8-qoperator": {
+      options: { exclude: SILERO_FRONT_END },
+      why: "the STFT front end stays float (decisions 94.7% -> 99.3% at CI size); the LSTM's activations would need int16, which QLinear operators lack: use QDQ for the SQNR target",
+    },
     "static-int8": {
       options: { exclude: SILERO_FRONT_END, activations: "int16" },
       why: "the STFT -> power -> sqrt -> log front end stays float (int8 turns quiet bins into log(0)) and the LSTM's activations need int16",
     },
   },
   "vad-web/silero_vad_legacy": {
+    "static-int8-qoperator": {
+      options: { exclude: SILERO_FRONT_END },
+      why: "the STFT front end stays float (SQNR 11.3 -> 21.0 dB at CI size); the LSTM's activations would need int16, which QLinear operators lack: use QDQ for the decision target",
+    },
     "static-int8": {
       options: { exclude: SILERO_FRONT_END, activations: "int16" },
       why: "the STFT -> power -> sqrt -> log front end stays float (int8 turns quiet bins into log(0)) and the LSTM's activations need int16",
     },
   },
   "vad-web/silero_vad_v5": {
+    "static-int8-qoperator": { options: { exclude: ["*stft/Add"] }, why: "the power spectrum feeding Sqrt stays float" },
     "static-int8": { options: { exclude: ["*stft/Add"], activations: "int16" }, why: "the power spectrum feeding Sqrt stays float; int16 activations" },
   },
   "vad-web/silero_vad_v6": {
-    "static-int8": { options: { exclude: ["*stft/Add", "*encoder/1/*", "*encoder/2/*"] }, why: "power spectrum and the re-parameterised encoder convs stay float" },
+    "static-int8-qoperator": {
+      options: { exclude: ["*stft/Add", "*encoder/1/*", "*encoder/2/*"], biasCorrection: false },
+      why: "power spectrum and the re-parameterised encoder convs stay float; without bias correction",
+    },
+    "static-int8": {
+      options: { exclude: ["*stft/Add", "*encoder/1/*", "*encoder/2/*"], biasCorrection: false },
+      why: "power spectrum and the re-parameterised encoder convs stay float; without bias correction (it costs this model 3.5 dB)",
+    },
   },
   "ocr/ch_PP-OCRv4_det_infer": {
     "static-int8": {
-      options: { activations: "int16" },
-      why: "uint8 activations: per-tensor ranges of the PPLCNetV3 backbone's activations are spread ~100x across channels; int16 activations (a16w8) keep the map",
+      options: { activations: "int16", biasCorrection: false },
+      why: "uint8 activations: per-tensor ranges of the PPLCNetV3 backbone's activations are spread ~100x across channels; int16 activations (a16w8) keep the map (without bias correction, which costs a16w8 3 dB here)",
+    },
+    "weight-only-int8": {
+      options: { exclude: ["p2o.Conv.6"] },
+      why: "one 48x48 1x1 conv early in the backbone costs the most alone (the eval's weight sensitivity ranks it first): kept float, 9 KB",
     },
   },
   "ocr/ch_PP-OCRv4_rec_infer": {

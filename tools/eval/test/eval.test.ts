@@ -19,12 +19,8 @@ import { FIXES } from "../src/targets.js";
 const KNOWN: Record<string, string> = {
   // SQNR of a DB probability map is dominated by the few boundary pixels that cross 0.5; the map's IoU (the task metric) is met.
   "ocr/ch_PP-OCRv4_det_infer|static-int8|sqnr": "boundary pixels of the probability map; IoU target met",
-  "ocr/ch_PP-OCRv4_det_infer|weight-only-int8|sqnr": "62 weight-quantized convs accumulate ~19 dB on the map's boundary pixels; IoU 0.97",
-  // CTC softmax over 6625 classes: near-ties between the top two classes dominate the noise; the decoded text matches.
-  "ocr/ch_PP-OCRv4_rec_infer|static-int8|sqnr": "near-tie CTC steps dominate the softmax SQNR; the strings match",
-  "ocr/ch_PP-OCRv4_rec_infer|weight-only-int8|sqnr": "near-tie CTC steps dominate the softmax SQNR; the strings match",
-  // hey_mycroft never fires on espeak-ng voices: its scores stay near 0, so the SQNR of near-zero outputs says nothing.
-  "openwakeword/hey_mycroft_v0.1|static-int8|sqnr": "scores near 0 on every clip (never fires on espeak-ng voices); decisions agree",
+  // hey_mycroft never fires on espeak-ng voices: its scores stay near 0, so the SQNR of near-zero outputs says
+  // little (29.2 dB at CI size); the only exclusion that reaches 30 dB keeps its big Gemm float (94% of fp32).
   "openwakeword/hey_mycroft_v0.1|weight-only-int8|sqnr": "scores near 0 on every clip (never fires on espeak-ng voices); decisions agree",
 };
 

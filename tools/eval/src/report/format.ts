@@ -137,6 +137,8 @@ export interface Shortfall {
   readonly rows: readonly EvalRow[];
   /** Per-layer SQNR of the first of those that has one. */
   readonly perLayer: EvalRow["perLayer"];
+  /** Weight sensitivity of the first of those that has one. */
+  readonly sensitivity: EvalRow["sensitivity"];
   readonly note: string | undefined;
   /** Measured fixes: each missing row's fix-variant row (same runtime), where there is one. */
   readonly fixes: readonly { readonly row: EvalRow; readonly fix: EvalRow }[];
@@ -168,6 +170,7 @@ export function shortfalls(results: EvalResults): Shortfall[] {
       preset: first.preset,
       rows: missing,
       perLayer: missing.find((m) => m.perLayer && m.perLayer.length > 0)?.perLayer,
+      sensitivity: missing.find((m) => m.sensitivity && m.sensitivity.length > 0)?.sensitivity,
       note: missing.find((m) => m.note)?.note ?? fixes.find((f) => f.fix.note)?.fix.note,
       fixes,
       suggestions,

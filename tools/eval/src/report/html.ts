@@ -173,6 +173,13 @@ function shortfallSection(results: EvalResults): string {
         .map((l) => `${code(l.name)} (${esc(l.op)}, ${esc(fmtDb(l.sqnr))} dB)`)
         .join(", ")}${layers.length > 5 ? ", … (chart below)" : ""}.</p>`);
     }
+    const sens = s.sensitivity ?? [];
+    if (sens.length) {
+      out.push(`<p>Most sensitive weights (output SQNR with only that layer's weight quantized): ${sens
+        .slice(0, 5)
+        .map((l) => `${code(l.name)} (${esc(l.op)}, ${esc(fmtDb(l.sqnr))} dB)`)
+        .join(", ")}.</p>`);
+    }
     if (s.fixes.length === 0 && s.suggestions.length === 0) out.push(`<p class="muted">No measured fix yet.</p>`);
     for (const { row, fix } of s.fixes) {
       const ex = fix.excluded.filter((x) => !row.excluded.includes(x));

@@ -151,6 +151,18 @@ export function renderMarkdown(results: EvalResults): string {
       out.push("No per-layer data.");
       out.push("");
     }
+    const sens = s.sensitivity ?? [];
+    if (sens.length) {
+      const shown = sens.slice(0, LAYERS_MD);
+      out.push(`Most sensitive weights (output SQNR with only that layer's weight quantized, onnxruntime-node, ${shown.length} of ${sens.length}): the layers to keep in float first:`);
+      out.push("");
+      out.push(line(["#", "layer", "op", "output SQNR (dB)"]));
+      out.push(line(["---:", "---", "---", "---:"]));
+      shown.forEach((l, i) => {
+        out.push(line([String(i + 1), mdCode(l.name), mdCode(l.op), fmtDb(l.sqnr)]));
+      });
+      out.push("");
+    }
     if (s.fixes.length === 0 && s.suggestions.length === 0) {
       out.push("No measured fix yet.");
       out.push("");

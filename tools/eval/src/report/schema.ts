@@ -101,6 +101,8 @@ export interface EvalRow {
   readonly error?: string;
   /** Per-layer SQNR, worst first (at most ~30). */
   readonly perLayer?: readonly EvalLayer[];
+  /** Weight-only shortfalls: output SQNR with each layer's weight quantized alone (the rest float), lowest first. */
+  readonly sensitivity?: readonly { readonly name: string; readonly op: string; readonly sqnr: number }[];
   /** Subsample (<= 400 points) of float vs quantized scores, same length. */
   readonly scatter?: { readonly float: readonly number[]; readonly quant: readonly number[] };
   /** The setting that fixes a shortfall, measured. */
@@ -194,6 +196,7 @@ export function resultsFromJson(text: string): EvalResults {
       o.perLayer = o.perLayer.map((l: unknown) =>
         isObj(l) ? { ...l, sqnr: decodeNumber(l.sqnr), ...("drop" in l ? { drop: decodeNumber(l.drop) } : {}) } : l,
       );
+    if (Array.isArray(o.sensitivity)) o.sensitivity = o.sensitivity.map((l: unknown) => (isObj(l) ? { ...l, sqnr: decodeNumber(l.sqnr) } : l));
     if (isObj(o.scatter)) {
       const s = o.scatter;
       o.scatter = { float: (Array.isArray(s.float) ? s.float : []).map(decodeNumber), quant: (Array.isArray(s.quant) ? s.quant : []).map(decodeNumber) };
