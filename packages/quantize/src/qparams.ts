@@ -1,5 +1,5 @@
 import type { Pass } from "@quanta/core";
-import { QuantaError, type Value } from "@quanta/ir";
+import { QuantaError, type Value, attr, constantOf } from "@quanta/ir";
 import type { QuantSpec } from "@quanta/schemes";
 import { type Tensor, computeQParams, dequantizeLinear, minMax, quantizeInt8SymmetricFast, quantizeInt8SymmetricFastColumns, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
@@ -158,6 +158,24 @@ function inputAwareAxis(t: Tensor<"float32">, spec: QuantSpec & { dtype: IntTarg
 }
 
 /**
+ * A Gemm with transB = 1 whose weight takes per-input-channel scales ([N, K], axis 1) is rewritten to
+ * transB = 0 with the weight stored [K, N] (the constant replaced, the node's only reader), so that
+ * the DequantizeLinear runs along axis 0: onnxruntime's per-axis DequantizeLinear is several times
+ * slower along the last axis (openwakeword's heads: 0.10 -> 0.55 ms per run). Returns whether it did.
+ */
+function transposeGemm(v: Value, t: Tensor<"float32">, node: import("@quanta/ir").Node): boolean {
+  const tb = node.attributes.get("transB");
+  if (node.op !== "Gemm" || tb?.type !== "int" || tb.value !== 1n || t.shape.length !== 2 || node.inputs[1] !== v) return false;
+  const [n, k] = [t.shape[0]!, t.shape[1]!];
+  const d = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) d[j * n + i] = t.data[i * k + j]!;
+  v.constant = constantOf(tensor("float32", [k, n], d));
+  if (v.type) v.type = { ...v.type, shape: [k, n] };
+  node.attributes.set("transB", attr.int(0));
+  return true;
+}
+
+/**
  * QParams pass: activation parameters from calibrated ranges (shared ones copied), weights quantized
  * per tensor/channel/block from their own values, biases to int32 with scale = s_input * s_weight.
  */
@@ -194,7 +212,8 @@ export const qparams: Pass = {
           if (r.nanCount || infinite) return yield* Effect.fail(new NonFiniteWeight(v.name, r.nanCount, infinite));
           const reader = readerOf.get(v);
           const chosen = reader && g.kind === "axis" && axis !== undefined && v.uses.length === 1 ? inputAwareAxis(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, reader.node, reader.m) : undefined;
-          const w = chosen ?? quantizeWeight(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, blockSize);
+          let w = chosen ?? quantizeWeight(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, blockSize);
+          if (chosen && reader && transposeGemm(v, t, reader.node)) w = quantizeWeight(v.constant!.load() as Tensor<"float32">, a.spec as QuantSpec & { dtype: IntTarget }, 0);
           out.set(v, w.qparams);
           quantized.set(v, w.quantized);
         }

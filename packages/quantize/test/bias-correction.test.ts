@@ -201,6 +201,40 @@ describe("bias correction", () => {
     expect(off.axis).toBe(0n);
     expect(on.axis).toBe(1n);
     expect(on.noise * 10).toBeLessThan(off.noise);
+
+    // A Gemm with transB = 1 gets its weight stored [K, N] with transB = 0, so that the per-input-channel
+    // DequantizeLinear runs along axis 0 (onnxruntime's fast path).
+    const gemm = () =>
+      layerModel([4, 6], (m, x) => {
+        const w = f32([8, 6], 22, -1, 1);
+        for (let o = 0; o < 8; o++) w.data[o * 6] = w.data[o * 6]! * 0.01;
+        return m.graph.addNode({ op: "Gemm", name: "gemm", inputs: [x, m.graph.addConstant("W", constantOf(w))], outputs: ["Y"], attributes: { transB: attr.int(1) } }).outputs[0]!;
+      });
+    const gs: Feeds[] = Array.from({ length: 3 }, (_, i) => {
+      const t = f32([4, 6], 400 + i, -1, 1);
+      for (let r = 0; r < 4; r++) t.data[r * 6] = t.data[r * 6]! * 100;
+      return { X: t };
+    });
+    const r = await quantized(gemm, gs, true);
+    const node = r.model.graph.nodes.find((n) => n.op === "Gemm")!;
+    expect(node.attributes.get("transB")?.value).toBe(0n);
+    const dq = node.inputs[1]!.producer!;
+    expect(dq.op).toBe("DequantizeLinear");
+    expect(dq.attributes.get("axis")?.value ?? 0n).toBe(0n);
+    expect(dq.inputs[0]!.constant!.shape).toEqual([6, 8]);
+    const ref = cpuBackend().plan(gemm());
+    const got = cpuBackend().plan(r.model);
+    for (const s of gs) {
+      const a = Object.values(ref.run(s))[0]!.data as Float32Array;
+      const b = Object.values(got.run(s))[0]!.data as Float32Array;
+      let sig = 0;
+      let noise = 0;
+      for (let i = 0; i < a.length; i++) {
+        sig += a[i]! ** 2;
+        noise += (a[i]! - b[i]!) ** 2;
+      }
+      expect(10 * Math.log10(sig / noise)).toBeGreaterThan(35);
+    }
   });
 
   it("tap sums equal a naive loop over output positions (strides, pads, dilations)", () => {

@@ -17,11 +17,10 @@ import { FIXES } from "../src/targets.js";
 
 /** Targets a model misses at CI size even with its fix, and why (model|preset|metric). */
 const KNOWN: Record<string, string> = {
-  // SQNR of a DB probability map is dominated by the few boundary pixels that cross 0.5; the map's IoU (the task metric) is met.
-  "ocr/ch_PP-OCRv4_det_infer|static-int8|sqnr": "boundary pixels of the probability map; IoU target met",
-  // hey_mycroft never fires on espeak-ng voices: its scores stay near 0, so the SQNR of near-zero outputs says
-  // little (29.2 dB at CI size); the only exclusion that reaches 30 dB keeps its big Gemm float (94% of fp32).
-  "openwakeword/hey_mycroft_v0.1|weight-only-int8|sqnr": "scores near 0 on every clip (never fires on espeak-ng voices); decisions agree",
+  // a16w8 keeps the map (IoU target met); its SQNR (~15 dB) is set by the rounding of a few early backbone convs'
+  // weights, which weight-only mode fixes with bias correction, input-channel scales and p2o.Conv.6 in float
+  // (30 dB), but which cost static a16w8 more than they give (measured: bias correction 15.2 -> 12.4 dB).
+  "ocr/ch_PP-OCRv4_det_infer|static-int8|sqnr": "weight rounding of the early backbone convs; IoU target met",
 };
 
 const tasks = [...audioTasks(), ...ocrTasks()];
