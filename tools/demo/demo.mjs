@@ -95,12 +95,14 @@ async function medianMs(s, tensor, n = 15) {
 console.log(`\nheld-out text lines read by onnxruntime-node (not used for calibration):`);
 console.log(`${"rendered text".padEnd(30)} ${"fp32 model".padEnd(30)} int8 model`);
 let same = 0;
+let sameTrimmed = 0;
 let correctF = 0;
 let correctQ = 0;
 for (const l of heldOut) {
   const f = decode(await read(fp32, l.tensor));
   const q = decode(await read(int8, l.tensor));
   if (f === q) same++;
+  if (f.trim() === q.trim()) sameTrimmed++;
   if (f === l.text) correctF++;
   if (q === l.text) correctQ++;
   const fmt = (x) => (x === x.trim() ? x : JSON.stringify(x));
@@ -110,7 +112,7 @@ const sizeF = statSync(model).size;
 const sizeQ = statSync(quantized).size;
 const msF = await medianMs(fp32, heldOut[0].tensor);
 const msQ = await medianMs(int8, heldOut[0].tensor);
-console.log(`\nint8 reads the same as fp32 on ${same}/${heldOut.length} lines; exact text: fp32 ${correctF}/${heldOut.length}, int8 ${correctQ}/${heldOut.length}`);
+console.log(`\nint8 reads the same as fp32 on ${same}/${heldOut.length} lines (${sameTrimmed}/${heldOut.length} with outer spaces trimmed, as the eval counts); exact text: fp32 ${correctF}/${heldOut.length}, int8 ${correctQ}/${heldOut.length}`);
 console.log(`size:  fp32 ${(sizeF / 1e6).toFixed(2)} MB, int8 ${(sizeQ / 1e6).toFixed(2)} MB (${((100 * sizeQ) / sizeF).toFixed(1)}%)`);
 console.log(`speed: onnxruntime-node, 1 thread, median of 15: fp32 ${msF.toFixed(1)} ms, int8 ${msQ.toFixed(1)} ms (${(msF / msQ).toFixed(2)}x)`);
 console.log(`quantization took ${quantizeSeconds.toFixed(1)} s in JavaScript (calibration on ${calibration.length} lines)`);

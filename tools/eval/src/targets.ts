@@ -39,9 +39,6 @@ const SILERO_FRONT_END = ["Conv_73", "Add_90", "Mul_93", "Add_95"];
 
 /** Known fixes by model and preset (found with `--search` or by reading the per-layer report). */
 export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
-  "openwakeword/embedding_model": {
-    "static-int8": { options: { method: "minmax" }, why: "MSE ranges clip activation tails the wake-word heads read; MinMax ranges keep them (97.9% -> 99.3% of head decisions)" },
-  },
   "openwakeword/melspectrogram": {
     "static-int8-qoperator": {
       options: { exclude: ["Add_14", "MatMul_15"] },
