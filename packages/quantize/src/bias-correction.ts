@@ -6,10 +6,11 @@
 // input; ConvTranspose takes each input channel's mean over the output grid).
 import type { Pass } from "@quanta/core";
 import { type Node, type Value, constantOf } from "@quanta/ir";
-import { type Tensor, dequantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
+import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, type Annotations, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
 import { dropIfUnused } from "./lower-util.js";
+import { dequantizeWeight, int32Bias } from "./qparams.js";
 import { INPUT_MEANS, type InputMeans, meanToSpread } from "./statistics.js";
 
 /**
@@ -19,26 +20,6 @@ import { INPUT_MEANS, type InputMeans, meanToSpread } from "./statistics.js";
  */
 export const MIN_MEAN_TO_SPREAD = 0.05;
 
-const INT32_MAX = 2147483647;
-
-const int = (n: Node, name: string, d: number): number => {
-  const a = n.attributes.get(name);
-  return a?.type === "int" ? Number(a.value) : d;
-};
-const float = (n: Node, name: string, d: number): number => {
-  const a = n.attributes.get(name);
-  return a?.type === "float" ? a.value : d;
-};
-
-/** The weight as the quantized model will see it (dequantized). */
-function dequantized(q: Tensor, p: TensorQParams): Float32Array {
-  return dequantizeLinear(q as Tensor<"int8">, {
-    scale: p.scale,
-    zeroPoint: p.zeroPoint,
-    ...(p.axis !== undefined ? { axis: p.axis } : {}),
-    ...(p.blockSize ? { blockSize: p.blockSize } : {}),
-  }).data;
-}
 
 /**
  * The output-mean shift of one layer, per output channel: sum of (W_q - W) times the input means laid
@@ -51,7 +32,7 @@ export function meanShift(node: Node, w: Float32Array, wq: Float32Array, shape: 
     const cig = shape[1]!;
     let taps = 1;
     for (let i = 2; i < shape.length; i++) taps *= shape[i]!;
-    const group = int(node, "group", 1);
+    const group = node.int("group", 1);
     if (m.sum.length !== cig * group * taps || co % group !== 0) return undefined;
     const cog = co / group;
     const out = new Float64Array(co);
@@ -73,10 +54,9 @@ export function meanShift(node: Node, w: Float32Array, wq: Float32Array, shape: 
     const cog = shape[1]!;
     let taps = 1;
     for (let i = 2; i < shape.length; i++) taps *= shape[i]!;
-    const group = int(node, "group", 1);
-    const strides = node.attributes.get("strides");
+    const group = node.int("group", 1);
     let stride = 1;
-    if (strides?.type === "ints") for (const s of strides.value) stride *= Number(s);
+    for (const s of node.ints("strides") ?? []) stride *= s;
     if (m.sum.length !== ci || ci % group !== 0) return undefined;
     const cig = ci / group;
     const out = new Float64Array(cog * group);
@@ -93,7 +73,7 @@ export function meanShift(node: Node, w: Float32Array, wq: Float32Array, shape: 
     return out;
   }
   // Gemm / MatMul with a 2-D weight: [K, N], or [N, K] for Gemm transB = 1.
-  const transB = node.op === "Gemm" && int(node, "transB", 0) === 1;
+  const transB = node.op === "Gemm" && node.int("transB", 0) === 1;
   const k = transB ? shape[1]! : shape[0]!;
   const n = transB ? shape[0]! : shape[1]!;
   if (m.sum.length !== k) return undefined;
@@ -107,7 +87,7 @@ export function meanShift(node: Node, w: Float32Array, wq: Float32Array, shape: 
     }
   }
   if (node.op === "Gemm") {
-    const alpha = float(node, "alpha", 1);
+    const alpha = node.float("alpha", 1);
     for (let j = 0; j < n; j++) out[j]! *= alpha;
   }
   return out;
@@ -150,7 +130,7 @@ function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<
   }
   const bi = 2;
   // Gemm adds beta * C (a C added here is scaled by the node's beta too).
-  const beta = node.op === "Gemm" ? float(node, "beta", 1) : 1;
+  const beta = node.op === "Gemm" ? node.float("beta", 1) : 1;
   if (beta === 0) return "Gemm with beta = 0";
   const old = node.inputs[bi] ?? null;
   let values: Float32Array;
@@ -170,21 +150,11 @@ function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<
   const input = node.inputs[0];
   const ip = input ? qp.get(input) : undefined;
   const wantsInt32 = oldA?.kind === "bias" || (!old && int32Biases && ip !== undefined && ip.scale.length === 1);
-  if (wantsInt32 && wp && ip && input && (wp.scale.length === 1 || wp.scale.length === n)) {
-    const scale = new Float32Array(n);
-    const q = new Int32Array(n);
-    let fits = true;
-    for (let c = 0; c < n; c++) {
-      scale[c] = Math.fround(ip.scale[0]! * wp.scale[wp.scale.length === 1 ? 0 : c]!);
-      const x = roundHalfEven(Math.fround(values[c]! / scale[c]!));
-      if (!Number.isFinite(x) || Math.abs(x) > INT32_MAX || scale[c] === 0) fits = false;
-      q[c] = x;
-    }
-    if (fits) {
-      ann.tensors.set(nv, { kind: "bias", input, weight: w });
-      qp.set(nv, { dtype: "int32", scale, zeroPoint: new Int32Array(n), axis: 0 });
-      quantized.set(nv, tensor("int32", [n], q));
-    }
+  const ib = wantsInt32 && wp && ip && input && (wp.scale.length === 1 || wp.scale.length === n) ? int32Bias(values, ip.scale[0]!, wp.scale) : undefined;
+  if (ib && input) {
+    ann.tensors.set(nv, { kind: "bias", input, weight: w });
+    qp.set(nv, ib.qparams);
+    quantized.set(nv, ib.quantized);
   }
   if (old && old.uses.length === 0) {
     ann.tensors.delete(old);
@@ -223,7 +193,7 @@ export const biasCorrectionPass = (options: { readonly int32Biases: boolean; rea
         const p = w ? qp.get(w) : undefined;
         if (!w?.constant || !q || !p || q.dtype === "int32") continue;
         const wf = w.constant.load().data as Float32Array;
-        const shift = meanShift(node, wf, dequantized(q, p), w.constant.shape, m);
+        const shift = meanShift(node, wf, dequantizeWeight(q, p), w.constant.shape, m);
         if (!shift) {
           skipped.push(`${node.name || node.op} (shapes differ from the calibration data)`);
           continue;

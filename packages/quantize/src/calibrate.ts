@@ -1,11 +1,11 @@
-import { Backend, Dataset, type Pass } from "@quanta/core";
-import { QuantaError, type Value, describe } from "@quanta/ir";
+import type { Backend, Dataset, Pass } from "@quanta/core";
+import { type Value, describe } from "@quanta/ir";
 import { type AnyObserver, OBSERVERS } from "@quanta/observers";
 import type { Tensor } from "@quanta/tensor";
-import { Effect, Stream } from "effect";
+import { Effect } from "effect";
 import { CalibrationError } from "./errors.js";
 import { ANNOTATIONS, RANGES, type Ranges } from "./keys.js";
-import { INPUT_MEANS, meanObserver, meanTargets } from "./statistics.js";
+import { INPUT_MEANS, meanObserver, meanTargets, streamSamples } from "./statistics.js";
 
 export { CalibrationError };
 
@@ -22,8 +22,6 @@ export const calibrate: Pass<Backend | Dataset> = {
   hints: { "needs-ranges": "calibration only applies to static quantization" },
   run: (model, ctx) =>
     Effect.gen(function* () {
-      const backend = yield* Backend;
-      const dataset = yield* Dataset;
       const ann = ctx.data.need(ANNOTATIONS);
       const watched = new Map<string, { value: Value; observer: AnyObserver; state: unknown }>();
       for (const [v, a] of ann.tensors) {
@@ -31,32 +29,13 @@ export const calibrate: Pass<Backend | Dataset> = {
         const observer = OBSERVERS[a.spec.observer.name] as unknown as AnyObserver;
         watched.set(v.name, { value: v, observer, state: observer.create(a.spec.observer.options ?? {}) });
       }
-      const plan = yield* Effect.try({
-        try: () => backend.plan(model),
-        catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`cannot run the float model: ${(e as Error).message}`)),
-      });
-      const means = meanObserver(meanTargets(model, ann));
+      const means = meanObserver(meanTargets(ann));
       const names = new Set([...watched.keys(), ...means.names]);
-      // Graph inputs are not produced by a node: observe them from the feeds.
-      const inputNames = model.graph.inputs.filter((v) => names.has(v.name)).map((v) => v.name);
-      let count = 0;
-      const onValue = (name: string, t: Tensor) => {
+      yield* streamSamples(model, ctx, names, (name: string, t: Tensor) => {
         const w = watched.get(name);
         if (w && t.dtype === "float32") w.observer.update(w.state, t.data as Float32Array, t.shape);
         means.onValue(name, t);
-      };
-      yield* Stream.runForEach(dataset.samples, (feeds) =>
-        Effect.gen(function* () {
-          for (const n of inputNames) if (feeds[n]) onValue(n, feeds[n]!);
-          yield* Effect.try({
-            try: () => plan.run(feeds, { observe: names, onValue }),
-            catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`sample ${count}: ${(e as Error).message}`)),
-          });
-          count++;
-          yield* ctx.progress(count, dataset.size);
-        }),
-      );
-      if (count === 0) return yield* Effect.fail(new CalibrationError("the calibration set is empty"));
+      });
       const ranges: Ranges = new Map();
       for (const { value, observer, state } of watched.values()) {
         const r = observer.range(state);

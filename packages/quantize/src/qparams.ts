@@ -114,13 +114,9 @@ export function quantizeWeight(
  * undefined: Conv with one group ([C_out, C_in, k...]: axis 1), MatMul [K, N] (axis 0), Gemm (K's axis).
  */
 function inputAxis(node: import("@quanta/ir").Node, rank: number): number | undefined {
-  const int = (name: string, d: number) => {
-    const a = node.attributes.get(name);
-    return a?.type === "int" ? Number(a.value) : d;
-  };
-  if (node.op === "Conv" && rank >= 3 && int("group", 1) === 1) return 1;
+  if (node.op === "Conv" && rank >= 3 && node.int("group", 1) === 1) return 1;
   if (node.op === "MatMul" && rank === 2) return 0;
-  if (node.op === "Gemm" && rank === 2) return int("transB", 0) === 1 ? 1 : 0;
+  if (node.op === "Gemm" && rank === 2) return node.int("transB", 0) === 1 ? 1 : 0;
   return undefined;
 }
 
@@ -129,7 +125,7 @@ function inputAxis(node: import("@quanta/ir").Node, rank: number): number | unde
  * diagonal of E[x x^T]): sum of (W_q - W)^2 * E[x_c^2] over the input channel c of each element.
  */
 function weightedError(w: Float32Array, q: Tensor, p: TensorQParams, shape: readonly number[], inAxis: number, energy: Float64Array): number {
-  const deq = dequantizeLinear(q as Tensor<"int8">, { scale: p.scale, zeroPoint: p.zeroPoint, ...(p.axis !== undefined ? { axis: p.axis } : {}) }).data;
+  const deq = dequantizeWeight(q, p);
   let inner = 1;
   for (let i = inAxis + 1; i < shape.length; i++) inner *= shape[i]!;
   const n = shape[inAxis]!;
@@ -164,8 +160,7 @@ function inputAwareAxis(t: Tensor<"float32">, spec: QuantSpec & { dtype: IntTarg
  * slower along the last axis (openwakeword's heads: 0.10 -> 0.55 ms per run). Returns whether it did.
  */
 function transposeGemm(v: Value, t: Tensor<"float32">, node: import("@quanta/ir").Node): boolean {
-  const tb = node.attributes.get("transB");
-  if (node.op !== "Gemm" || tb?.type !== "int" || tb.value !== 1n || t.shape.length !== 2 || node.inputs[1] !== v) return false;
+  if (node.op !== "Gemm" || node.int("transB", 0) !== 1 || t.shape.length !== 2 || node.inputs[1] !== v) return false;
   const [n, k] = [t.shape[0]!, t.shape[1]!];
   const d = new Float32Array(n * k);
   for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) d[j * n + i] = t.data[i * k + j]!;
@@ -173,6 +168,34 @@ function transposeGemm(v: Value, t: Tensor<"float32">, node: import("@quanta/ir"
   if (v.type) v.type = { ...v.type, shape: [k, n] };
   node.attributes.set("transB", attr.int(0));
   return true;
+}
+
+/**
+ * A bias as int32 with zero point 0 and scale s_input * s_weight[c] (one weight scale, or one per
+ * channel), as onnxruntime's QLinearConv/QDQ Conv read it; undefined when a value does not fit int32
+ * or a scale is 0.
+ */
+export function int32Bias(b: Float32Array, inputScale: number, weightScale: Float32Array): { qparams: TensorQParams; quantized: Tensor } | undefined {
+  const n = b.length;
+  const scale = new Float32Array(n);
+  const q = new Int32Array(n);
+  for (let c = 0; c < n; c++) {
+    scale[c] = Math.fround(inputScale * weightScale[weightScale.length === 1 ? 0 : c]!);
+    const x = roundHalfEven(Math.fround(b[c]! / scale[c]!));
+    if (!Number.isFinite(x) || Math.abs(x) > INT32_MAX || scale[c] === 0) return undefined;
+    q[c] = x;
+  }
+  return { qparams: { dtype: "int32", scale, zeroPoint: new Int32Array(n), axis: 0 }, quantized: tensor("int32", [n], q) };
+}
+
+/** A quantized weight dequantized (what a DequantizeLinear of it gives). */
+export function dequantizeWeight(q: Tensor, p: TensorQParams): Float32Array {
+  return dequantizeLinear(q as Tensor<"int8">, {
+    scale: p.scale,
+    zeroPoint: p.zeroPoint,
+    ...(p.axis !== undefined ? { axis: p.axis } : {}),
+    ...(p.blockSize ? { blockSize: p.blockSize } : {}),
+  }).data;
 }
 
 /**
@@ -251,21 +274,13 @@ export const qparams: Pass = {
           quantized.set(a.weight, quantizeLinear(t, { scale: sw.scale, zeroPoint: sw.zeroPoint, ...(sw.axis !== undefined ? { axis: sw.axis } : {}), ...(sw.blockSize ? { blockSize: sw.blockSize } : {}) }, sw.dtype as IntTarget));
           yield* ctx.warn(`raised the weight scale of '${a.weight.name}' so that bias '${v.name}' fits int32`);
         }
-        const scale = new Float32Array(b.length);
-        const q = new Int32Array(b.length);
-        let overflow = false;
-        for (let c = 0; c < b.length; c++) {
-          scale[c] = Math.fround(si.scale[0]! * sw.scale[perChannel ? c : 0]!);
-          const x = roundHalfEven(Math.fround(b[c]! / scale[c]!));
-          if (!Number.isFinite(x) || Math.abs(x) > INT32_MAX || scale[c] === 0) overflow = true;
-          q[c] = x;
-        }
-        if (overflow) {
+        const ib = int32Bias(b, si.scale[0]!, sw.scale);
+        if (!ib) {
           yield* ctx.warn(`bias '${v.name}' does not fit int32 at scale s_input*s_weight: kept in float`);
           continue;
         }
-        out.set(v, { dtype: "int32", scale, zeroPoint: new Int32Array(b.length), axis: 0 });
-        quantized.set(v, tensor("int32", [b.length], q));
+        out.set(v, ib.qparams);
+        quantized.set(v, ib.quantized);
       }
       ctx.data.set(QPARAMS, out);
       ctx.data.set(QUANTIZED, quantized);

@@ -5,7 +5,7 @@
 // that mean, exactly. MatMul/Gemm need the mean per input feature; ConvTranspose the mean per input
 // channel. The hot loops are plain typed-array code; the accumulators hold sums in float64 and a count,
 // so memory does not depend on the number of samples and two shards merge by adding.
-import { Backend, Dataset, type Pass, key } from "@quanta/core";
+import { Backend, Dataset, type Pass, type PassContext, key } from "@quanta/core";
 import { type Model, type Node, QuantaError, type Value } from "@quanta/ir";
 import type { Tensor } from "@quanta/tensor";
 import { Effect, Stream } from "effect";
@@ -75,13 +75,20 @@ export function accumulateLastAxisMoments(x: Float32Array, k: number, sum: Float
   return rows;
 }
 
-const meansOf = (size: number, channels: number): InputMeans => ({
-  sum: new Float64Array(size),
+/** Conv: sums per (channel, tap) next to the per-channel moments. */
+const tapMeans = (taps: number, channels: number): InputMeans => ({
+  sum: new Float64Array(taps),
   count: 0,
   channelSum: new Float64Array(channels),
   channelSumSq: new Float64Array(channels),
   elements: 0,
 });
+
+/** One value per channel (ConvTranspose, Gemm, MatMul): the sums are the channel sums (one array). */
+function channelMeans(channels: number): InputMeans {
+  const sum = new Float64Array(channels);
+  return { sum, count: 0, channelSum: sum, channelSumSq: new Float64Array(channels), elements: 0 };
+}
 
 /** Per node: the means of its activation input over the calibration data. */
 export const INPUT_MEANS = key<Map<Node, InputMeans>>("input-means");
@@ -101,15 +108,6 @@ export interface MeanTarget {
   readonly means: InputMeans;
   readonly update: (t: Tensor) => void;
 }
-
-const ints = (n: Node, name: string): number[] | undefined => {
-  const a = n.attributes.get(name);
-  return a?.type === "ints" ? a.value.map(Number) : undefined;
-};
-const int = (n: Node, name: string, d: number): number => {
-  const a = n.attributes.get(name);
-  return a?.type === "int" ? Number(a.value) : d;
-};
 
 /** The first output index o with o * stride + offset >= 0. */
 const firstInside = (offset: number, stride: number): number => (offset >= 0 ? 0 : Math.ceil(-offset / stride));
@@ -170,12 +168,12 @@ function convGeometry(node: Node, weightShape: readonly number[]): ConvGeometry 
   const kernel = weightShape.slice(2);
   if (kernel.length < 1 || kernel.length > 2) return undefined;
   const r = kernel.length;
-  const autoPad = node.attributes.get("auto_pad");
-  if (autoPad?.type === "string" && autoPad.value !== "NOTSET" && autoPad.value !== "VALID") return undefined;
-  const strides = ints(node, "strides") ?? new Array(r).fill(1);
-  const dilations = ints(node, "dilations") ?? new Array(r).fill(1);
-  const pads = ints(node, "pads") ?? new Array(2 * r).fill(0);
-  return { channels: weightShape[1]! * int(node, "group", 1), kernel, strides, pads, dilations };
+  const autoPad = node.string("auto_pad", "NOTSET");
+  if (autoPad !== "NOTSET" && autoPad !== "VALID") return undefined;
+  const strides = node.ints("strides") ?? new Array(r).fill(1);
+  const dilations = node.ints("dilations") ?? new Array(r).fill(1);
+  const pads = node.ints("pads") ?? new Array(2 * r).fill(0);
+  return { channels: weightShape[1]! * node.int("group", 1), kernel, strides, pads, dilations };
 }
 
 /**
@@ -183,7 +181,7 @@ function convGeometry(node: Node, weightShape: readonly number[]): ConvGeometry 
  * weight of a BIAS_CORRECTABLE op whose activation input is not a constant. Nodes whose geometry is
  * not handled (auto_pad SAME, 3-D convs, batched MatMul weights) are left out.
  */
-export function meanTargets(_model: Model, ann: Annotations): MeanTarget[] {
+export function meanTargets(ann: Annotations): MeanTarget[] {
   const out: MeanTarget[] = [];
   for (const [node, d] of ann.nodes) {
     if (!d.quantized || !BIAS_CORRECTABLE.has(node.op) || (node.domain !== "" && node.domain !== "ai.onnx")) continue;
@@ -205,7 +203,7 @@ export function meanTargets(_model: Model, ann: Annotations): MeanTarget[] {
       const px = geo.pads[two ? 1 : 0] ?? 0;
       const pye = two ? (geo.pads[2] ?? 0) : 0;
       const pxe = geo.pads[two ? 3 : 1] ?? 0;
-      const means = meansOf(geo.channels * kh * kw, geo.channels);
+      const means = tapMeans(geo.channels * kh * kw, geo.channels);
       out.push({
         node,
         input,
@@ -226,7 +224,7 @@ export function meanTargets(_model: Model, ann: Annotations): MeanTarget[] {
     } else if (node.op === "ConvTranspose") {
       if (shape.length < 3) continue;
       const c = shape[0]!;
-      const means = meansOf(c, c);
+      const means = channelMeans(c);
       out.push({
         node,
         input,
@@ -237,36 +235,33 @@ export function meanTargets(_model: Model, ann: Annotations): MeanTarget[] {
           let inner = 1;
           for (let i = 2; i < s.length; i++) inner *= s[i]!;
           const added = accumulateChannelMoments(t.data as Float32Array, s[0]!, c, inner, means.channelSum, means.channelSumSq);
-          means.sum.set(means.channelSum);
           means.count += added;
           means.elements += added;
         },
       });
     } else {
       if (shape.length !== 2) continue;
-      const transA = node.op === "Gemm" && int(node, "transA", 0) === 1;
-      const transB = node.op === "Gemm" && int(node, "transB", 0) === 1;
+      const transA = node.op === "Gemm" && node.int("transA", 0) === 1;
+      const transB = node.op === "Gemm" && node.int("transB", 0) === 1;
       const k = transB ? shape[1]! : shape[0]!;
-      const means = meansOf(k, k);
+      const means = channelMeans(k);
       out.push({
         node,
         input,
         means,
         update: (t) => {
           const s = t.shape;
+          let added: number;
           if (transA) {
             // A is [K, M]: the mean of each row.
             if (s.length !== 2 || s[0] !== k) return;
-            const added = accumulateChannelMoments(t.data as Float32Array, 1, k, s[1]!, means.channelSum, means.channelSumSq);
-            means.count += added;
-            means.elements += added;
+            added = accumulateChannelMoments(t.data as Float32Array, 1, k, s[1]!, means.channelSum, means.channelSumSq);
           } else {
             if (s[s.length - 1] !== k) return;
-            const added = accumulateLastAxisMoments(t.data as Float32Array, k, means.channelSum, means.channelSumSq);
-            means.count += added;
-            means.elements += added;
+            added = accumulateLastAxisMoments(t.data as Float32Array, k, means.channelSum, means.channelSumSq);
           }
-          means.sum.set(means.channelSum);
+          means.count += added;
+          means.elements += added;
         },
       });
     }
@@ -289,6 +284,36 @@ export function meanObserver(targets: readonly MeanTarget[]): { names: Set<strin
 }
 
 /**
+ * Streams the Dataset through the Backend's plan of the float model, handing every observed value (and
+ * the graph inputs among `names`, which no node produces) to `onValue`. Fails with CalibrationError on
+ * an empty set or a sample the model cannot run. Shared by calibrate and input-statistics.
+ */
+export function streamSamples(model: Model, ctx: PassContext, names: ReadonlySet<string>, onValue: (name: string, t: Tensor) => void): Effect.Effect<void, QuantaError, Backend | Dataset> {
+  return Effect.gen(function* () {
+    const backend = yield* Backend;
+    const dataset = yield* Dataset;
+    const plan = yield* Effect.try({
+      try: () => backend.plan(model),
+      catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`cannot run the float model: ${(e as Error).message}`)),
+    });
+    const inputs = model.graph.inputs.filter((v) => names.has(v.name)).map((v) => v.name);
+    let count = 0;
+    yield* Stream.runForEach(dataset.samples, (feeds) =>
+      Effect.gen(function* () {
+        for (const n of inputs) if (feeds[n]) onValue(n, feeds[n]!);
+        yield* Effect.try({
+          try: () => plan.run(feeds, { observe: names, onValue }),
+          catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`sample ${count}: ${(e as Error).message}`)),
+        });
+        count++;
+        yield* ctx.progress(count, dataset.size);
+      }),
+    );
+    if (count === 0) return yield* Effect.fail(new CalibrationError("the calibration set is empty"));
+  });
+}
+
+/**
  * Input statistics pass (weight-only mode with calibration data): streams the Dataset through the float
  * model once and records the input means of every quantized weight layer, for `correctBias`. Static
  * mode gets the same means from the calibrate pass, in the same run as the ranges.
@@ -299,28 +324,8 @@ export const inputStatistics: Pass<Backend | Dataset> = {
   provides: ["input-means"],
   run: (model, ctx) =>
     Effect.gen(function* () {
-      const backend = yield* Backend;
-      const dataset = yield* Dataset;
-      const ann = ctx.data.need(ANNOTATIONS);
-      const obs = meanObserver(meanTargets(model, ann));
-      const plan = yield* Effect.try({
-        try: () => backend.plan(model),
-        catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`cannot run the float model: ${(e as Error).message}`)),
-      });
-      const inputs = model.graph.inputs.filter((v) => obs.names.has(v.name)).map((v) => v.name);
-      let count = 0;
-      yield* Stream.runForEach(dataset.samples, (feeds) =>
-        Effect.gen(function* () {
-          for (const n of inputs) if (feeds[n]) obs.onValue(n, feeds[n]!);
-          yield* Effect.try({
-            try: () => plan.run(feeds, { observe: obs.names, onValue: obs.onValue }),
-            catch: (e) => (e instanceof QuantaError ? e : new CalibrationError(`sample ${count}: ${(e as Error).message}`)),
-          });
-          count++;
-          yield* ctx.progress(count, dataset.size);
-        }),
-      );
-      if (count === 0) return yield* Effect.fail(new CalibrationError("the calibration set is empty"));
+      const obs = meanObserver(meanTargets(ctx.data.need(ANNOTATIONS)));
+      yield* streamSamples(model, ctx, obs.names, obs.onValue);
       ctx.data.set(INPUT_MEANS, obs.result());
       return model;
     }),

@@ -181,7 +181,8 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
         if (o.diagnose !== false && rt === o.runtimes[0] && tr.some((t) => !t.met) && !row.error) {
           try {
             full = { ...full, perLayer: perLayer(fp32, q.model, calibration.slice(0, 3)) };
-            if (v.options.mode === "weight-only" && v.options.weights === "int8") full = { ...full, sensitivity: await weightSensitivity(fp32, q.model, calibration.slice(0, 3)) };
+            // Sensitivity ranks the default's layers (the search and the report read only those).
+            if (v.variant === "default" && v.options.mode === "weight-only" && v.options.weights === "int8") full = { ...full, sensitivity: await weightSensitivity(fp32, q.model, calibration.slice(0, 3)) };
           } catch (e) {
             log(`  per-layer report failed: ${e instanceof Error ? e.message : e}`);
           }
@@ -204,11 +205,14 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
     let row = rowsOf.find((r) => r.runtime === "ort-node") ?? rowsOf[0];
     if (!row || row.error || !row.targets.some((t) => !t.met) || !row.perLayer) return [];
     const excluded = new Set(from.options.exclude ?? []);
+    const base = excluded.size;
+    // Sensitivity (the default row's) ranks once, and the search keeps the top 1, 2, 4, 8 in float;
+    // own loss is re-ranked on each round's row, and each round adds 2, 4, 8, 16 more.
     const bySensitivity = row.sensitivity?.map((l) => l.name);
     let k = bySensitivity ? 1 : 2;
     for (let round = 0; round < 4 && row?.perLayer && row.targets.some((t) => !t.met); round++, k *= 2) {
       const ranked = bySensitivity ?? row.perLayer.filter((l) => l.drop < 0).map((l) => l.name);
-      const add = ranked.filter((l) => !excluded.has(l)).slice(0, bySensitivity ? k - excluded.size + (from.options.exclude?.length ?? 0) : k);
+      const add = ranked.filter((l) => !excluded.has(l)).slice(0, bySensitivity ? k - (excluded.size - base) : k);
       if (add.length === 0) break;
       for (const l of add) excluded.add(l);
       const exclude = [...excluded];
@@ -216,7 +220,7 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
         variant: "fix",
         options: { ...from.options, exclude },
         changed: { ...from.changed, exclude },
-        note: `found by the per-layer search (round ${round + 1}): keeps the ${exclude.length - (from.options.exclude?.length ?? 0)} layers with the ${bySensitivity ? "most sensitive weights" : "largest own loss"} in float`,
+        note: `found by the per-layer search (round ${round + 1}): keeps the ${exclude.length - base} layers with the ${bySensitivity ? "most sensitive weights" : "largest own loss"} in float`,
       };
       const r = await runVariant(p, v);
       row = r.find((x) => x.runtime === "ort-node") ?? r[0];
