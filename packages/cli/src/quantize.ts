@@ -20,6 +20,12 @@ export interface QuantizeOptions {
   readonly int4Format: Int4Format;
   readonly exclude: readonly string[];
   /**
+   * Mixed precision: nodes (names, op types or globs) whose weights are quantized to int16 per channel
+   * instead (static and weight-only modes with integer weights): near-float accuracy for the few
+   * layers that cost the most, at twice their int8 size.
+   */
+  readonly int16?: readonly string[];
+  /**
    * Bias correction with the calibration data (static and weight-only int8/int4): each layer's
    * output-mean shift from weight rounding is taken out of its bias. Default: on whenever there is
    * calibration data (`--no-bias-correction` turns it off).
@@ -44,6 +50,7 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     if (o.mode === "dynamic") throw new UsageError(`--weights ${o.weights} has no dynamic mode (use --mode weight-only, or --calibration DIR for float8 activations too)`);
     // float16 needs no calibration (a --calibration folder only measures the result); float8 activations do.
     s = o.weights === "fp16" ? PRESETS.fp16() : o.mode === "static" ? PRESETS.fp8e4m3() : fp8WeightOnly();
+    if (o.int16?.length) throw new UsageError(`--int16 applies to integer weights, not --weights ${o.weights}`);
     return withChanges(s, { exclude: o.exclude });
   }
   if (o.mode === "static") {
@@ -63,7 +70,8 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     if (o.weights === "uint8") s = { ...s, name: "dynamic-uint8", weights: spec({ dtype: "uint8", granularity: { kind: "axis" } }) };
   }
   if (!o.perChannel && s.weights.granularity.kind === "axis") s = { ...s, weights: { ...s.weights, granularity: { kind: "tensor" } } };
-  return withChanges(s, { exclude: o.exclude });
+  if (o.int16?.length && o.mode === "dynamic") throw new UsageError("--int16 needs --mode static or weight-only: MatMulInteger and ConvInteger take 8-bit weights only");
+  return withChanges(s, { exclude: o.exclude, ...(o.int16?.length ? { int16Weights: o.int16 } : {}) });
 }
 
 const backendLayer = (b: RunBackend) => Layer.succeed(Backend, { name: b.name, plan: (m: Model) => b.plan(m) });

@@ -192,3 +192,35 @@ describe("quanta quantize --mode weight-only --calibration (bias correction)", (
     expect(Number.isFinite(on.summary.outputs[0]!.sqnr)).toBe(true);
   });
 });
+
+describe("quanta quantize --int16 (mixed precision) and int4 convs", () => {
+  it("--int16 PATTERN keeps the matching layers' weights int16; dynamic mode refuses it", async () => {
+    const base = await quantize(cls, "cls.w8.onnx", "--mode", "weight-only");
+    const mixed = await quantize(cls, "cls.w8.int16.onnx", "--mode", "weight-only", "--int16", "p2o.Conv.1*", "--int16", "p2o.MatMul.0");
+    const wide = mixed.model.graph.nodes.filter((n) => n.inputs[1]?.producer?.inputs[0]?.constant?.elem === "int16").map((n) => n.name);
+    expect(wide).toContain("p2o.MatMul.0");
+    expect(wide).toContain("p2o.Conv.10");
+    expect(wide.every((n) => n === "p2o.MatMul.0" || n.startsWith("p2o.Conv.1"))).toBe(true);
+    expect(elems(base.model).has("int16")).toBe(false);
+    expect(mixed.bytes).toBeGreaterThan(base.bytes);
+    const r = await cli("quantize", modelPath(cls), "-o", join(dir, "never.onnx"), "--mode", "dynamic", "--int16", "Conv");
+    expect(r.code).toBe(2);
+    expect(r.err.join("\n")).toMatch(/--int16 needs --mode static or weight-only/);
+  });
+
+  it("--weights int4 quantizes Conv weights in blocks along their input channels (opset 21); depthwise convs keep int8", async () => {
+    const q = await quantize(cls, "cls.w4.onnx", "--weights", "int4");
+    expect(q.model.opset("")).toBe(21);
+    const blocked = q.model.graph.nodes.filter((n) => n.op === "DequantizeLinear" && n.attributes.has("block_size"));
+    expect(blocked.length).toBeGreaterThan(0);
+    for (const dq of blocked) {
+      expect(dq.inputs[0]!.constant!.elem).toBe("int4");
+      expect(dq.outputs[0]!.uses[0]!.node.op).toBe("Conv");
+      expect(Number(dq.attributes.get("axis")!.value)).toBe(1);
+    }
+    const depthwise = q.model.graph.nodes.filter((n) => n.op === "Conv" && n.int("group", 1) > 1);
+    expect(depthwise.length).toBeGreaterThan(0);
+    for (const n of depthwise) expect(n.inputs[1]!.producer!.inputs[0]!.constant!.elem).toBe("int8");
+    expect(ops(q.model).MatMulNBits).toBe(1);
+  });
+});

@@ -1,8 +1,24 @@
 import type { Pass } from "@quanta/core";
 import { type Dialect, type Model, type Node, type Value, channelAxis, describe, traitsOf } from "@quanta/ir";
-import { type Scheme, excluder } from "@quanta/schemes";
+import { type QuantSpec, type Scheme, excluder } from "@quanta/schemes";
 import { Effect } from "effect";
 import { ANNOTATIONS, type Annotations, type TensorAnnotation } from "./keys.js";
+
+const INTEGER_WEIGHTS = new Set<QuantSpec["dtype"]>(["int8", "uint8", "int4", "uint4", "int16", "uint16"]);
+
+/** Conv weights with fewer input channels per group than this keep int8 in a block-wise (4-bit) scheme. */
+export const MIN_CONV_BLOCK_CHANNELS = 16;
+
+/** What those convs (and other non-matrix weights of a block-wise scheme) take: int8, symmetric, per channel. */
+const FALLBACK_INT8: QuantSpec = Object.freeze({
+  dtype: "int8",
+  symmetric: true,
+  narrowRange: true,
+  reduceRange: false,
+  granularity: Object.freeze({ kind: "axis" as const }),
+  observer: Object.freeze({ name: "minmax" as const }),
+  convention: "onnxruntime" as const,
+});
 
 /** float32, or of unknown type (intermediate values often carry no type; calibration checks the real dtype). */
 const isFloat = (v: Value | null | undefined) => !!v && (v.constant ? v.constant.elem === "float32" : v.type === undefined || v.type.elem === "float32");
@@ -15,6 +31,10 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
   const tensors = new Map<Value, TensorAnnotation>();
   const nodes = new Map<Node, { quantized: boolean; reason?: string }>();
   const excluded = excluder(scheme.exclude);
+  const widened = excluder(scheme.int16Weights ?? []);
+  // The int16 weight spec of mixed precision: symmetric per channel (a block-wise scheme's nodes too).
+  const int16Spec = (s: QuantSpec): QuantSpec =>
+    INTEGER_WEIGHTS.has(s.dtype) ? Object.freeze({ ...s, dtype: "int16" as const, symmetric: true, narrowRange: true, reduceRange: false, granularity: s.granularity.kind === "block" ? { kind: "axis" as const } : s.granularity }) : s;
   const withOverride = (v: Value, a: TensorAnnotation): TensorAnnotation => {
     const o = scheme.overrides[v.name];
     if (!o || (a.kind !== "activation" && a.kind !== "weight")) return a;
@@ -53,7 +73,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           continue;
         }
       }
-      let weightSpec = scheme.weights;
+      let weightSpec = widened(node) ? int16Spec(scheme.weights) : scheme.weights;
       for (const w of weights) {
         const v = node.inputs[w.input];
         if (!v?.constant || v.constant.elem !== "float32") continue;
@@ -61,10 +81,12 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
         if (w.role === "weight") {
           let axis = channelAxis(w, node, rank);
           if (weightSpec.granularity.kind === "block") {
-            // Blocks run along the reduction axis: the other axis of a 2-D MatMul/Gemm weight.
-            if (rank !== 2) {
-              weightSpec = { ...weightSpec, granularity: { kind: "axis" } };
-            } else axis = 1 - axis;
+            // Blocks run along the reduction axis: the other axis of a 2-D MatMul/Gemm weight, the input
+            // channels of a Conv [M, C/group, k...]. Where that axis is short (depthwise and narrow
+            // convs) blocks would hold a scale per few weights: those take int8 per output channel.
+            if (rank === 2) axis = 1 - axis;
+            else if (node.op === "Conv" && rank >= 3 && v.constant.shape[1]! >= MIN_CONV_BLOCK_CHANNELS) axis = 1;
+            else weightSpec = FALLBACK_INT8;
           }
           if (weightSpec.granularity.kind === "axis" && weightSpec.granularity.axis !== undefined) axis = weightSpec.granularity.axis;
           set(v, { kind: "weight", spec: weightSpec, axis });

@@ -8,7 +8,7 @@ import { ANNOTATIONS, type Annotations, RANGES, type Ranges } from "./keys.js";
 import { dropIfUnused, floatConst } from "./lower-util.js";
 import { weightRanges } from "./qparams.js";
 import { OpsetUpgradeError } from "./upgrade.js";
-import { upgradeToOpset19 } from "./upgrade19.js";
+import { opset21Blockers, upgradeToOpset19, upgradeToOpset21 } from "./upgrade19.js";
 
 const FLOAT = 1; // TensorProto.FLOAT
 
@@ -28,8 +28,12 @@ export class FloatLoweringError extends QuantaError {
   }
 }
 
-/** Opset upgrade pass (ONNX models only): float8 QuantizeLinear/DequantizeLinear need opset 19. */
-export function upgradePass(target: 19): Pass {
+/**
+ * Opset upgrade pass (ONNX models only): float8 QuantizeLinear/DequantizeLinear need opset 19, block-wise
+ * and int4 DequantizeLinear opset 21. `optional`: a model that cannot be rewritten (see
+ * `opset21Blockers`) is left as it is with a warning (the lowering then says which weights stay float).
+ */
+export function upgradePass(target: 19 | 21, options: { optional?: boolean; when?: (model: Model) => boolean } = {}): Pass {
   return {
     name: `upgrade-opset${target}`,
     requires: ["preprocessed"],
@@ -38,8 +42,17 @@ export function upgradePass(target: 19): Pass {
       Effect.gen(function* () {
         if (model.format !== "onnx") return model;
         const from = model.opset("") ?? 0;
-        yield* Effect.try({ try: () => upgradeToOpset19(model), catch: (e) => (e instanceof QuantaError ? e : new OpsetUpgradeError("the model", String(e), target)) });
-        if (from < target) yield* ctx.progress(1, 1, `upgraded the model from opset ${from} to ${target}`);
+        if (from >= target || (options.when && !options.when(model))) return model;
+        if (target === 21 && options.optional) {
+          const blockers = opset21Blockers(model);
+          if (blockers.length) {
+            yield* ctx.warn(`the model stays at opset ${from} (block-wise DequantizeLinear needs 21): ${blockers.join("; ")}`);
+            return model;
+          }
+        }
+        const upgrade = target === 21 ? upgradeToOpset21 : upgradeToOpset19;
+        yield* Effect.try({ try: () => upgrade(model), catch: (e) => (e instanceof QuantaError ? e : new OpsetUpgradeError("the model", String(e), target)) });
+        yield* ctx.progress(1, 1, `upgraded the model from opset ${from} to ${target}`);
         return model;
       }),
   };

@@ -62,9 +62,19 @@ export const QDQ_SUFFIX = { dequantized: "_dq" } as const;
 /** Numbered names for one lowering run (deterministic: the annotations' order). */
 class Names {
   private n = 0;
+  private readonly zeroPoints = new Map<Graph, Map<string, Value>>();
   next(): { q: string; s: string; z: string } {
     const k = this.n++;
     return { q: `q${k}`, s: `s${k}`, z: `z${k}` };
+  }
+  /** One scalar zero-point constant per graph, type and value, shared by every activation Q/DQ pair that uses it. */
+  zeroPoint(g: Graph, dtype: TensorQParams["dtype"], z: number): Value {
+    let byKey = this.zeroPoints.get(g);
+    if (!byKey) this.zeroPoints.set(g, (byKey = new Map()));
+    const key = `${dtype}:${z}`;
+    let v = byKey.get(key);
+    if (!v) byKey.set(key, (v = g.addConstant(`z_${dtype}_${z < 0 ? `m${-z}` : z}`, constantOf(zeroPointTensor(dtype, [], Int32Array.of(z))))));
+    return v;
   }
 }
 
@@ -87,8 +97,8 @@ function lowerConstant(model: Model, v: Value, qt: Tensor, p: TensorQParams, nam
   const id = names.next();
   const qv = g.addConstant(id.q, constantOf(qt));
   const first = g.nodes.find((n) => n.inputs.includes(v));
+  // The dequantized weight gets no value_info (runtimes infer it; on PP-OCR cls the entries were 1.3% of the file).
   const dq = addDequantize(model, g, qv, p, qt.shape, v.name, first, id);
-  dq.outputs[0]!.type = { elem: "float32", shape: qt.shape };
   g.replaceUses(v, dq.outputs[0]!, { except: dq, keepOutputs: true });
   if (v.uses.length === 0 && !g.outputs.includes(v) && !g.inputs.includes(v)) g.removeValue(v);
 }
@@ -101,7 +111,7 @@ function lowerActivation(model: Model, v: Value, p: TensorQParams, names: Names)
   if (domain) ensureMsOpset(model);
   const id = names.next();
   const sc = g.addConstant(id.s, constantOf(tensor("float32", [], Float32Array.of(p.scale[0]!))));
-  const zp = g.addConstant(id.z, constantOf(zeroPointTensor(p.dtype, [], Int32Array.of(p.zeroPoint[0]!))));
+  const zp = names.zeroPoint(g, p.dtype, p.zeroPoint[0]!);
   const q = g.insertOnEdge(v, { op: "QuantizeLinear", domain, name: "", inputs: [v, sc, zp], outputs: [id.q], keepOutputs: true });
   const qOut = q.outputs[0]!;
   g.insertOnEdge(qOut, { op: "DequantizeLinear", domain, name: "", inputs: [qOut, sc, zp], outputs: [`${v.name}${QDQ_SUFFIX.dequantized}`], keepOutputs: true });

@@ -46,6 +46,11 @@ export const correctsBias = (scheme: Scheme, options: LoweringOptions): boolean 
 export function standardPasses(scheme: Scheme, options: LoweringOptions = {}): Pass<never>[] {
   const passes: Pass<never>[] = [preprocess];
   if (usesFloat8(scheme)) passes.push(upgradePass(19));
+  // Block-wise DequantizeLinear (Conv weights; every weight with --int4-format qdq) needs opset 21.
+  else if (scheme.weights.granularity.kind === "block") {
+    const when = (m: Model) => options.int4Format === "qdq" || [...m.allGraphs()].some((g) => g.nodes.some((n) => n.op === "Conv" && (!scheme.ops || scheme.ops.includes("Conv"))));
+    passes.push(upgradePass(21, { optional: true, when }));
+  }
   passes.push(annotatePass(scheme, options.dialect ?? dialectOf));
   const bias = correctsBias(scheme, options);
   if (scheme.mode === "static") passes.push(calibrate as unknown as Pass<never>);

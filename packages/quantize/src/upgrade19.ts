@@ -16,9 +16,25 @@ const REDUCE_18 = new Set(["ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
  * meaning. Returns the old version. Throws `OpsetUpgradeError` for what it cannot rewrite.
  */
 export function upgradeToOpset19(model: Model): number {
+  return upgradeTo(model, 19);
+}
+
+/**
+ * Rewrites a model to default-domain opset 21 (needed for block-wise and int4 DequantizeLinear): the
+ * opset-19 rewrite, then the changes of 20-21 that are not backwards compatible: GridSample's modes
+ * `bilinear`/`bicubic` became `linear`/`cubic` (20), DFT's `axis` attribute became an input (20; not
+ * rewritten: OpsetUpgradeError), GroupNormalization's scale and bias went from one value per group to
+ * one per channel (21; constant ones are repeated, others are an OpsetUpgradeError). Every other op
+ * of opsets 20-21 only gained types. Returns the old version.
+ */
+export function upgradeToOpset21(model: Model): number {
+  return upgradeTo(model, 21);
+}
+
+function upgradeTo(model: Model, target: 19 | 21): number {
   const from = upgradeToOpset13(model);
   const at = model.opset("") ?? 13;
-  if (at >= 19) return from;
+  if (at >= target) return from;
   for (const g of model.allGraphs()) {
     for (const n of [...g.nodes]) {
       if (!isOnnx(n)) continue;
@@ -41,10 +57,55 @@ export function upgradeToOpset19(model: Model): number {
           const o = n.outputs.pop();
           if (o) o.producer = undefined;
         }
+      } else if (target >= 21) upgrade20to21(n, at);
+    }
+  }
+  model.opsets = model.opsets.map((o) => (o.domain === "" || o.domain === "ai.onnx" ? { domain: o.domain, version: target } : o));
+  if (model.irVersion < 9n) model.irVersion = 9n;
+  return from;
+}
+
+/** Why a model cannot be rewritten to opset 21 (empty when it can): checked before anything changes. */
+export function opset21Blockers(model: Model): string[] {
+  const at = model.opset("") ?? 0;
+  const out: string[] = [];
+  for (const g of model.allGraphs()) {
+    for (const n of g.nodes) {
+      if (!isOnnx(n)) continue;
+      if (n.op === "DFT" && at < 20) out.push(`${describe(n)}: DFT's axis attribute became an input in opset 20`);
+      if (n.op === "GroupNormalization" && at < 21) {
+        const groups = n.int("num_groups");
+        const channels = n.inputs[0]?.type?.shape?.[1];
+        const ok = groups !== undefined && typeof channels === "number" && channels % groups === 0 && [1, 2].every((i) => n.inputs[i]?.constant?.elem === "float32");
+        if (!ok) out.push(`${describe(n)}: GroupNormalization's scale and bias became per-channel in opset 21 and are not constants of a known channel count`);
       }
     }
   }
-  model.opsets = model.opsets.map((o) => (o.domain === "" || o.domain === "ai.onnx" ? { domain: o.domain, version: 19 } : o));
-  if (model.irVersion < 9n) model.irVersion = 9n;
-  return from;
+  return out;
+}
+
+/** The opset 20-21 changes of one node (see `upgradeToOpset21`). */
+function upgrade20to21(n: Node, at: number): void {
+  if (n.op === "GridSample" && at < 20) {
+    const mode = n.string("mode");
+    if (mode === "bilinear") n.attributes.set("mode", attr.string("linear"));
+    if (mode === "bicubic") n.attributes.set("mode", attr.string("cubic"));
+  } else if (n.op === "DFT" && at < 20) {
+    throw new OpsetUpgradeError(describe(n), "DFT's axis attribute became an input in opset 20 (not rewritten)", 21);
+  } else if (n.op === "GroupNormalization" && at < 21) {
+    const groups = n.int("num_groups");
+    const x = n.inputs[0];
+    const channels = x?.type?.shape?.[1];
+    for (const i of [1, 2]) {
+      const v = n.inputs[i];
+      const c = v?.constant;
+      if (c?.elem !== "float32" || !c || groups === undefined || typeof channels !== "number" || channels % groups !== 0) {
+        throw new OpsetUpgradeError(describe(n), "GroupNormalization's scale and bias became per-channel in opset 21 and this node's are not constants of a known channel count", 21);
+      }
+      const per = c.load().data as Float32Array;
+      const out = new Float32Array(channels);
+      for (let k = 0; k < channels; k++) out[k] = per[Math.floor(k / (channels / groups))]!;
+      n.setInput(i, n.graph.addConstant(`${v!.name}_per_channel`, constantOf(tensor("float32", [channels], out))));
+    }
+  }
 }

@@ -1,6 +1,6 @@
 // Shared helpers of the quantize tests (and of the acceptance matrix): run a scheme's pipeline on a
 // model with in-memory samples, run ONNX bytes in onnxruntime-node, SQNR.
-import { Backend, Dataset, pipeline, silentProgress } from "@quanta/core";
+import { Backend, Dataset, silentProgress } from "@quanta/core";
 import { cpuBackend } from "@quanta/backend-cpu";
 import { type Model, onnxDialect } from "@quanta/ir";
 import { exampleInputs } from "@quanta/models";
@@ -10,11 +10,7 @@ import { Effect, Layer, Stream } from "effect";
 import * as ort from "onnxruntime-node";
 import { ANNOTATIONS, type Annotations } from "../src/keys.js";
 import type { Int4Format } from "../src/lower-onnx.js";
-import { annotatePass } from "../src/annotate.js";
-import { calibrate } from "../src/calibrate.js";
-import { lowerOnnx } from "../src/lower-onnx.js";
-import { preprocess } from "../src/preprocess.js";
-import { qparams } from "../src/qparams.js";
+import { quantizationPipeline } from "../src/pipeline.js";
 
 
 export type Feeds = Record<string, Tensor>;
@@ -41,8 +37,8 @@ export interface QuantizeRun {
 export function quantize(model: Model, scheme: Scheme, samples: readonly Feeds[] = [], options: { int4Format?: Int4Format } = {}): Promise<QuantizeRun> {
   return Effect.runPromise(
     Effect.gen(function* () {
-      const passes = [preprocess, annotatePass(scheme, () => onnxDialect), ...(scheme.mode === "static" ? [calibrate] : []), qparams, lowerOnnx(options)];
-      const p = yield* pipeline(passes);
+      // The standard passes (opset upgrades included), without bias correction.
+      const p = yield* quantizationPipeline(scheme, { dialect: () => onnxDialect, ...options });
       const r = yield* p.run(model);
       return { model: r.model, annotations: r.data.need(ANNOTATIONS), warnings: r.warnings };
     }).pipe(Effect.provide(servicesFor(samples))),

@@ -28,13 +28,17 @@ export function weightOnlyInt8(): Scheme {
   return make({ name: "weight-only-int8", mode: "weight-only", weights: perChannelInt8 });
 }
 
-/** Weight-only 4-bit, block-wise along the reduction axis (MatMul/Gemm weights): MatMulNBits or opset-21 DequantizeLinear. */
+/**
+ * Weight-only 4-bit, block-wise along the reduction axis: MatMul/Gemm weights (MatMulNBits or opset-21
+ * DequantizeLinear) and Conv weights along their input channels (opset-21 DequantizeLinear; convs with
+ * fewer than 16 input channels per group, depthwise ones included, keep int8 per channel).
+ */
 export function weightOnlyInt4(blockSize: 32 | 64 | 128 = 32, dtype: "int4" | "uint4" = "int4"): Scheme {
   return make({
     name: `weight-only-${dtype}-b${blockSize}`,
     mode: "weight-only",
     weights: spec({ dtype, symmetric: dtype === "int4", granularity: { kind: "block", blockSize } }),
-    ops: ["MatMul", "Gemm"],
+    ops: ["MatMul", "Gemm", "Conv"],
   });
 }
 
@@ -54,13 +58,15 @@ export function fp8e4m3(): Scheme {
   });
 }
 
-/** Returns a copy of `s` with extra exclusions and per-tensor overrides. */
-export function withChanges(s: Scheme, changes: { exclude?: readonly string[]; overrides?: Scheme["overrides"]; name?: string }): Scheme {
+/** Returns a copy of `s` with extra exclusions, per-tensor overrides and int16-weight nodes. */
+export function withChanges(s: Scheme, changes: { exclude?: readonly string[]; overrides?: Scheme["overrides"]; int16Weights?: readonly string[]; name?: string }): Scheme {
+  const int16Weights = [...(s.int16Weights ?? []), ...(changes.int16Weights ?? [])];
   return Object.freeze({
     ...s,
     name: changes.name ?? s.name,
     exclude: [...s.exclude, ...(changes.exclude ?? [])],
     overrides: { ...s.overrides, ...(changes.overrides ?? {}) },
+    ...(int16Weights.length ? { int16Weights } : {}),
   });
 }
 

@@ -298,6 +298,8 @@ export interface LayerSensitivity {
   readonly op: string;
   /** Output SQNR (dB) of the float model with only this layer's quantized weight (and corrected bias). */
   readonly sqnr: number;
+  /** Elements of the weight (what keeping it at 16 bits costs: one more byte each). */
+  readonly elements: number;
 }
 
 const WEIGHT_OPS = new Set(["Conv", "ConvTranspose", "Gemm", "MatMul"]);
@@ -324,7 +326,7 @@ function dequantizedConstant(dq: Node | undefined): Tensor<"float32"> | undefine
  * Unlike the per-layer own loss, this finds small layers whose rounding the rest of the network
  * amplifies (PP-OCRv4 det's p2o.Conv.6, 48x48).
  */
-export async function weightSensitivity(fp32: Uint8Array, quantized: Model, samples: readonly Feeds[], limit = 30): Promise<LayerSensitivity[]> {
+export async function weightSensitivity(fp32: Uint8Array, quantized: Model, samples: readonly Feeds[]): Promise<LayerSensitivity[]> {
   const base = await quantizeBytes(fp32, { ...DEFAULTS, mode: "weight-only", exclude: ["*"], biasCorrection: false }, []);
   const ref = await ortSession(ortNode, base.bytes);
   const refOut: Outputs[] = [];
@@ -379,7 +381,7 @@ export async function weightSensitivity(fp32: Uint8Array, quantized: Model, samp
     } finally {
       await s.release();
     }
-    out.push({ name: n.name, op: n.op, sqnr: round2(noise === 0 ? 200 : 10 * Math.log10(sig / noise)) });
+    out.push({ name: n.name, op: n.op, sqnr: round2(noise === 0 ? 200 : 10 * Math.log10(sig / noise)), elements: w.data.length });
   }
-  return out.sort((a, b) => a.sqnr - b.sqnr).slice(0, limit);
+  return out.sort((a, b) => a.sqnr - b.sqnr);
 }

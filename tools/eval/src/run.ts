@@ -178,7 +178,7 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
         const tr = evaluateTargets(targets, row);
         let full: Row = { ...row, targets: tr };
         // Where a target is missed, name the layers: per-layer SQNR on a few calibration samples (Quanta's backend).
-        if (o.diagnose !== false && rt === o.runtimes[0] && tr.some((t) => !t.met) && !row.error) {
+        if (o.diagnose !== false && rt === o.runtimes[0] && tr.some(missedAccuracy) && !row.error) {
           try {
             full = { ...full, perLayer: perLayer(fp32, q.model, calibration.slice(0, 3)) };
             // Sensitivity ranks the default's layers (the search and the report read only those).
@@ -197,22 +197,21 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
     return out;
   };
   /**
-   * Per-layer search for an exclusion that fixes a shortfall: while the onnxruntime-node row misses a
-   * target, keep the quantized nodes with the largest own loss (`drop`) in float, 2, 4, 8, 16 at a time;
-   * weight-only rows take the layers whose weight alone costs the most (sensitivity), 1, 2, 4, 8.
+   * Per-layer search for a setting that fixes a shortfall, while the onnxruntime-node row misses a target.
+   * Weight-only rows (which carry the weight sensitivity) keep the weights that cost the most noise per
+   * byte at int16 (`--int16`): each round removes enough of the summed per-layer noise to reach the SQNR
+   * target with a margin that doubles every round. Other rows keep the quantized nodes with the largest
+   * own loss (`drop`) in float, 2, 4, 8, 16 at a time.
    */
   const search = async (p: Preset, from: Variant, rowsOf: readonly Row[]): Promise<Row[]> => {
     let row = rowsOf.find((r) => r.runtime === "ort-node") ?? rowsOf[0];
-    if (!row || row.error || !row.targets.some((t) => !t.met) || !row.perLayer) return [];
+    if (!row || row.error || !row.targets.some(missedAccuracy) || !row.perLayer) return [];
+    if (row.sensitivity?.length) return searchInt16(p, from, row);
     const excluded = new Set(from.options.exclude ?? []);
     const base = excluded.size;
-    // Sensitivity (the default row's) ranks once, and the search keeps the top 1, 2, 4, 8 in float;
-    // own loss is re-ranked on each round's row, and each round adds 2, 4, 8, 16 more.
-    const bySensitivity = row.sensitivity?.map((l) => l.name);
-    let k = bySensitivity ? 1 : 2;
-    for (let round = 0; round < 4 && row?.perLayer && row.targets.some((t) => !t.met); round++, k *= 2) {
-      const ranked = bySensitivity ?? row.perLayer.filter((l) => l.drop < 0).map((l) => l.name);
-      const add = ranked.filter((l) => !excluded.has(l)).slice(0, bySensitivity ? k - (excluded.size - base) : k);
+    let k = 2;
+    for (let round = 0; round < 4 && row?.perLayer && row.targets.some(missedAccuracy); round++, k *= 2) {
+      const add = row.perLayer.filter((l) => l.drop < 0 && !excluded.has(l.name)).slice(0, k).map((l) => l.name);
       if (add.length === 0) break;
       for (const l of add) excluded.add(l);
       const exclude = [...excluded];
@@ -220,17 +219,66 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
         variant: "fix",
         options: { ...from.options, exclude },
         changed: { ...from.changed, exclude },
-        note: `found by the per-layer search (round ${round + 1}): keeps the ${exclude.length - base} layers with the ${bySensitivity ? "most sensitive weights" : "largest own loss"} in float`,
+        note: `found by the per-layer search (round ${round + 1}): keeps the ${exclude.length - base} layers with the largest own loss in float`,
       };
       const r = await runVariant(p, v);
       row = r.find((x) => x.runtime === "ort-node") ?? r[0];
-      const done = !row?.targets.some((t) => !t.met) || round === 3;
-      if (done) {
-        log(`${task.model} ${p.id}: search ${row?.targets.every((t) => t.met) ? "found" : "gave up at"} exclude ${JSON.stringify(exclude)}`);
+      if (!row?.targets.some(missedAccuracy) || round === 3) {
+        log(`${task.model} ${p.id}: search ${row?.targets.some(missedAccuracy) ? "gave up at" : "found"} exclude ${JSON.stringify(exclude)}`);
         return r;
       }
     }
     return [];
+  };
+  const searchInt16 = async (p: Preset, from: Variant, first: Row): Promise<Row[]> => {
+    const sens = first.sensitivity!;
+    // Each layer's noise power relative to the signal, and the order that buys the most per byte.
+    const noise = new Map(sens.map((l) => [l.name, 10 ** (-l.sqnr / 10)]));
+    const total = [...noise.values()].reduce((a, b) => a + b, 0);
+    const order = [...sens].sort((a, b) => noise.get(b.name)! / b.elements - noise.get(a.name)! / a.elements);
+    const prefix = (k: number) => order.slice(0, k).reduce((a, l) => a + noise.get(l.name)!, 0);
+    const sqnrTarget = first.targets.find((t) => t.metric === "sqnr");
+    const measured = first.sqnr ?? 0;
+    // The fewest layers whose summed noise leaves `wanted` dB (noise adds across layers, roughly).
+    const layersFor = (wanted: number) => {
+      const keep = Math.min(1, 10 ** ((measured - wanted) / 10));
+      let k = 0;
+      while (k < order.length && total - prefix(k) > keep * total) k++;
+      return Math.max(1, k);
+    };
+    const tries = new Map<number, Row[]>();
+    const attempt = async (k: number, why: string) => {
+      const int16 = order.slice(0, k).map((l) => l.name);
+      const v: Variant = {
+        variant: "fix",
+        options: { ...from.options, int16 },
+        changed: { ...from.changed, int16 },
+        note: `found by the sensitivity search (${why}): the ${k} weights with the most output noise per byte at int16 (${((100 * prefix(k)) / total).toFixed(0)}% of the summed per-layer noise)`,
+      };
+      const r = await runVariant(p, v);
+      tries.set(k, r);
+      const row = r.find((x) => x.runtime === "ort-node") ?? r[0];
+      return !!row && !row.error && !row.targets.some(missedAccuracy);
+    };
+    // Grow until the target holds (the prediction plus a margin of 0.5, 2, 4, 8 dB) ...
+    let ok: number | undefined;
+    let fail = 0;
+    for (let round = 0, margin = 0.5; round < 4 && ok === undefined; round++, margin = 2 ** round) {
+      const k = Math.max(fail + 1, layersFor((sqnrTarget ? sqnrTarget.bound : measured + 6) + margin));
+      if (k > order.length) break;
+      if (await attempt(k, `grow, round ${round + 1}`)) ok = k;
+      else fail = k;
+    }
+    // ... then bisect down to the fewest that still meet it (two more runs at most).
+    for (let round = 0; ok !== undefined && round < 2 && ok - fail > 1; round++) {
+      const mid = Math.floor((ok + fail) / 2);
+      if (await attempt(mid, "bisect")) ok = mid;
+      else fail = mid;
+    }
+    const best = ok ?? Math.max(...tries.keys());
+    const r = tries.get(best) ?? [];
+    log(`${task.model} ${p.id}: search ${ok !== undefined ? "found" : "gave up at"} int16 ${JSON.stringify(order.slice(0, best).map((l) => l.name))}`);
+    return r;
   };
   for (const p of o.presets) {
     const fix = FIXES[task.model]?.[p.id];
@@ -248,6 +296,9 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
   }
   return rows;
 }
+
+/** A missed accuracy target (the searches trade size for accuracy, so a size miss alone is not theirs to fix). */
+const missedAccuracy = (t: TargetResult) => !t.met && t.metric !== "sizeRatio";
 
 function emptyRow(base: Pick<Row, "model" | "preset" | "variant" | "decisionLabel" | "excluded" | "options">, runtime: RuntimeId, error: string): Row {
   return {

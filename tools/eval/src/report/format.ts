@@ -104,10 +104,24 @@ export const presetLabel = (r: EvalRow): string => {
   if (variantOf(r) !== "fix") return r.preset;
   const changed = Object.entries(r.options ?? {})
     .filter(([k]) => k !== "exclude")
-    .map(([k, v]) => `${k} ${String(v)}`)
+    .map(([k, v]) => (k === "int16" && Array.isArray(v) ? `int16 weights on ${v.length} layer${v.length === 1 ? "" : "s"}` : `${k} ${String(v)}`))
     .sort();
   return changed.length ? `${r.preset} + fix (${changed.join(", ")})` : `${r.preset} + fix`;
 };
+
+/**
+ * What a fix changes against its default row: the layers it keeps in float, the layers whose weights
+ * it keeps at int16 (mixed precision), and any other option (as JSON); `code`/`text` format for the target.
+ */
+export function fixChanges(row: EvalRow, fix: EvalRow, code: (s: string) => string, text: (s: string) => string): string {
+  const ex = fix.excluded.filter((x) => !row.excluded.includes(x));
+  const { exclude: _, int16, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
+  const parts: string[] = [];
+  if (ex.length) parts.push(`exclude ${ex.map(code).join(", ")}`);
+  if (Array.isArray(int16) && int16.length) parts.push(`int16 weights (${code("--int16")}) on ${int16.map((x) => code(String(x))).join(", ")}`);
+  if (Object.keys(rest).length) parts.push(text(JSON.stringify(rest)));
+  return parts.length ? parts.join(" + ") : text("{}");
+}
 
 export const DEFAULT_METRIC = "decision agrees with float";
 

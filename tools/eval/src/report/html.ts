@@ -4,6 +4,7 @@ import {
   DASH,
   type ModelGroup,
   fmtBytes,
+  fixChanges,
   fmtDb,
   fmtFixEffect,
   fmtIou,
@@ -182,10 +183,7 @@ function shortfallSection(results: EvalResults): string {
     }
     if (s.fixes.length === 0 && s.suggestions.length === 0) out.push(`<p class="muted">No measured fix yet.</p>`);
     for (const { row, fix } of s.fixes) {
-      const ex = fix.excluded.filter((x) => !row.excluded.includes(x));
-      out.push(
-        `<p class="fix">Fix (measured, ${esc(row.runtime)}): ${ex.length ? `exclude ${ex.map(code).join(", ")}` : code(JSON.stringify(fix.options ?? {}))}: ${esc(fmtFixEffect(row, fix))}.</p>`,
-      );
+      out.push(`<p class="fix">Fix (measured, ${esc(row.runtime)}): ${fixChanges(row, fix, code, code)}: ${esc(fmtFixEffect(row, fix))}.</p>`);
     }
     for (const { row, suggestion } of s.suggestions) {
       out.push(

@@ -2,6 +2,7 @@
 import {
   DASH,
   fmtBytes,
+  fixChanges,
   fmtDb,
   fmtFixEffect,
   fmtIou,
@@ -154,7 +155,7 @@ export function renderMarkdown(results: EvalResults): string {
     const sens = s.sensitivity ?? [];
     if (sens.length) {
       const shown = sens.slice(0, LAYERS_MD);
-      out.push(`Most sensitive weights (output SQNR with only that layer's weight quantized, onnxruntime-node, ${shown.length} of ${sens.length}): the layers to keep in float first:`);
+      out.push(`Most sensitive weights (output SQNR with only that layer's weight quantized, onnxruntime-node, ${shown.length} of ${sens.length}): the layers to keep at int16 (\`--int16\`) or in float first:`);
       out.push("");
       out.push(line(["#", "layer", "op", "output SQNR (dB)"]));
       out.push(line(["---:", "---", "---", "---:"]));
@@ -168,10 +169,7 @@ export function renderMarkdown(results: EvalResults): string {
       out.push("");
     }
     for (const { row, fix } of s.fixes) {
-      const ex = fix.excluded.filter((x) => !row.excluded.includes(x));
-      out.push(
-        `Fix (measured, ${row.runtime}): ${ex.length ? `exclude ${ex.map(mdCode).join(", ")}` : mdText(JSON.stringify(fix.options ?? {}))}: ${mdText(fmtFixEffect(row, fix))}.`,
-      );
+      out.push(`Fix (measured, ${row.runtime}): ${fixChanges(row, fix, mdCode, mdText)}: ${mdText(fmtFixEffect(row, fix))}.`);
       out.push("");
     }
     for (const { row, suggestion } of s.suggestions) {

@@ -102,7 +102,7 @@ export interface EvalRow {
   /** Per-layer SQNR, worst first (at most ~30). */
   readonly perLayer?: readonly EvalLayer[];
   /** Weight-only shortfalls: output SQNR with each layer's weight quantized alone (the rest float), lowest first. */
-  readonly sensitivity?: readonly { readonly name: string; readonly op: string; readonly sqnr: number }[];
+  readonly sensitivity?: readonly { readonly name: string; readonly op: string; readonly sqnr: number; readonly elements?: number }[];
   /** Subsample (<= 400 points) of float vs quantized scores, same length. */
   readonly scatter?: { readonly float: readonly number[]; readonly quant: readonly number[] };
   /** The setting that fixes a shortfall, measured. */
