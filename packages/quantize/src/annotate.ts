@@ -6,8 +6,8 @@ import { ANNOTATIONS, type Annotations, type TensorAnnotation } from "./keys.js"
 
 const INTEGER_WEIGHTS = new Set<QuantSpec["dtype"]>(["int8", "uint8", "int4", "uint4", "int16", "uint16"]);
 
-/** Conv weights with fewer input channels per group than this keep int8 in a block-wise (4-bit) scheme. */
-export const MIN_CONV_BLOCK_CHANNELS = 16;
+/** The shortest axis a block-wise (4-bit) scheme blocks along; weights with none keep int8 per channel. */
+export const MIN_BLOCK_AXIS = 16;
 
 /** What those convs (and other non-matrix weights of a block-wise scheme) take: int8, symmetric, per channel. */
 const FALLBACK_INT8: QuantSpec = Object.freeze({
@@ -19,6 +19,23 @@ const FALLBACK_INT8: QuantSpec = Object.freeze({
   observer: Object.freeze({ name: "minmax" as const }),
   convention: "onnxruntime" as const,
 });
+
+/**
+ * The axis blocks run along (the reduction axis) for a weight of `shape` whose channels lie on
+ * `channel`: the other axis of a 2-D MatMul/Gemm weight; the input channels of a Conv [M, C/group, k...],
+ * or, where those are fewer than `MIN_BLOCK_AXIS`, its last kernel axis when that is long
+ * enough (a 1-D STFT conv [514, 1, 512]); the input axis of an LSTM/GRU W [D, n*H, I] or R [D, n*H, H].
+ * Undefined where no axis is long enough: blocks would hold a scale per few weights (depthwise 3x3
+ * convs), so the weight takes int8 per channel instead.
+ */
+function blockAxis(node: Node, shape: readonly number[], channel: number): number | undefined {
+  const rank = shape.length;
+  if (rank === 2) return 1 - channel;
+  const long = (a: number) => shape[a]! >= MIN_BLOCK_AXIS;
+  if (node.op === "Conv" && rank >= 3) return long(1) ? 1 : long(rank - 1) ? rank - 1 : undefined;
+  if ((node.op === "LSTM" || node.op === "GRU") && rank === 3) return long(2) ? 2 : undefined;
+  return undefined;
+}
 
 /** float32, or of unknown type (intermediate values often carry no type; calibration checks the real dtype). */
 const isFloat = (v: Value | null | undefined) => !!v && (v.constant ? v.constant.elem === "float32" : v.type === undefined || v.type.elem === "float32");
@@ -73,20 +90,18 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           continue;
         }
       }
-      let weightSpec = widened(node) ? int16Spec(scheme.weights) : scheme.weights;
+      const nodeSpec = widened(node) ? int16Spec(scheme.weights) : scheme.weights;
       for (const w of weights) {
         const v = node.inputs[w.input];
         if (!v?.constant || v.constant.elem !== "float32") continue;
         const rank = v.constant.shape.length;
         if (w.role === "weight") {
+          let weightSpec = nodeSpec;
           let axis = channelAxis(w, node, rank);
           if (weightSpec.granularity.kind === "block") {
-            // Blocks run along the reduction axis: the other axis of a 2-D MatMul/Gemm weight, the input
-            // channels of a Conv [M, C/group, k...]. Where that axis is short (depthwise and narrow
-            // convs) blocks would hold a scale per few weights: those take int8 per output channel.
-            if (rank === 2) axis = 1 - axis;
-            else if (node.op === "Conv" && rank >= 3 && v.constant.shape[1]! >= MIN_CONV_BLOCK_CHANNELS) axis = 1;
-            else weightSpec = FALLBACK_INT8;
+            const along = blockAxis(node, v.constant.shape, axis);
+            if (along === undefined) weightSpec = FALLBACK_INT8;
+            else axis = along;
           }
           if (weightSpec.granularity.kind === "axis" && weightSpec.granularity.axis !== undefined) axis = weightSpec.granularity.axis;
           set(v, { kind: "weight", spec: weightSpec, axis });

@@ -48,7 +48,8 @@ export function standardPasses(scheme: Scheme, options: LoweringOptions = {}): P
   if (usesFloat8(scheme)) passes.push(upgradePass(19));
   // Block-wise DequantizeLinear (Conv weights; every weight with --int4-format qdq) needs opset 21.
   else if (scheme.weights.granularity.kind === "block") {
-    const when = (m: Model) => options.int4Format === "qdq" || [...m.allGraphs()].some((g) => g.nodes.some((n) => n.op === "Conv" && (!scheme.ops || scheme.ops.includes("Conv"))));
+    const blocked = new Set(["Conv", "LSTM", "GRU"].filter((op) => !scheme.ops || scheme.ops.includes(op)));
+    const when = (m: Model) => options.int4Format === "qdq" || [...m.allGraphs()].some((g) => g.nodes.some((n) => blocked.has(n.op)));
     passes.push(upgradePass(21, { optional: true, when }));
   }
   passes.push(annotatePass(scheme, options.dialect ?? dialectOf));

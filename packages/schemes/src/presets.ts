@@ -30,15 +30,16 @@ export function weightOnlyInt8(): Scheme {
 
 /**
  * Weight-only 4-bit, block-wise along the reduction axis: MatMul/Gemm weights (MatMulNBits or opset-21
- * DequantizeLinear) and Conv weights along their input channels (opset-21 DequantizeLinear; convs with
- * fewer than 16 input channels per group, depthwise ones included, keep int8 per channel).
+ * DequantizeLinear), Conv weights along their input channels (or a long 1-D kernel), LSTM/GRU weights
+ * along their input axis (opset-21 DequantizeLinear); weights with no axis of 16 or more (depthwise 3x3
+ * convs) keep int8 per channel.
  */
 export function weightOnlyInt4(blockSize: 32 | 64 | 128 = 32, dtype: "int4" | "uint4" = "int4"): Scheme {
   return make({
     name: `weight-only-${dtype}-b${blockSize}`,
     mode: "weight-only",
     weights: spec({ dtype, symmetric: dtype === "int4", granularity: { kind: "block", blockSize } }),
-    ops: ["MatMul", "Gemm", "Conv"],
+    ops: ["MatMul", "Gemm", "Conv", "LSTM", "GRU"],
   });
 }
 
