@@ -31,7 +31,8 @@ usage:
                  [--weights int8|uint8|int4|uint4|fp16|fp8] [--activations uint8|int8|int16]
                  [--per-channel|--per-tensor] [--block-size N] [--format qdq|qoperator]
                  [--method mse|minmax|ema|percentile|entropy] [--int4-format matmulnbits|qdq]
-                 [--exclude PATTERN]... [--int16 PATTERN]... [--no-bias-correction] [--json]
+                 [--exclude PATTERN]... [--int16-weights PATTERN]...
+                 [--int16-activations PATTERN]... [--no-bias-correction] [--json]
                                          static int8 QDQ with --calibration (default), else
                                          weight-only; --mode dynamic: DynamicQuantizeLinear +
                                          MatMulInteger/ConvInteger; --format qoperator: QLinear*
@@ -41,8 +42,9 @@ usage:
                                          layers, output SQNR; activation ranges: --method mse
                                          (default; minmax is onnxruntime's); with calibration
                                          data each layer's bias absorbs the output-mean shift of
-                                         its rounded weights (weight-only mode too); --int16:
-                                         those layers' weights int16 (mixed precision)
+                                         its rounded weights (weight-only mode too);
+                                         --int16-weights / --int16-activations: those layers'
+                                         weights / activations int16 (mixed precision)
   quanta compare REF CAND --data DIR [--layers N] [--json]
                                          per-output SQNR (dB), cosine, max abs error; the layers
                                          that lose the most (own loss, node names for --exclude)
@@ -270,7 +272,8 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       format: { type: "string" },
       "int4-format": { type: "string" },
       exclude: { type: "string", multiple: true },
-      int16: { type: "string", multiple: true },
+      "int16-weights": { type: "string", multiple: true },
+      "int16-activations": { type: "string", multiple: true },
       "no-bias-correction": { type: "boolean" },
       backend: { type: "string" },
       json: { type: "boolean" },
@@ -294,7 +297,8 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       format: yield* oneOf(values.format, "format", ["qdq", "qoperator"] as const, "qdq"),
       int4Format: yield* oneOf(values["int4-format"], "int4-format", ["matmulnbits", "qdq"] as const, "matmulnbits"),
       exclude: (values.exclude as string[] | undefined) ?? [],
-      int16: (values.int16 as string[] | undefined) ?? [],
+      int16Weights: (values["int16-weights"] as string[] | undefined) ?? [],
+      int16Activations: (values["int16-activations"] as string[] | undefined) ?? [],
       biasCorrection: !values["no-bias-correction"],
     };
     const backend = yield* pickBackend(values.backend as string | undefined, backends);

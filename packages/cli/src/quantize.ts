@@ -24,7 +24,13 @@ export interface QuantizeOptions {
    * instead (static and weight-only modes with integer weights): near-float accuracy for the few
    * layers that cost the most, at twice their int8 size.
    */
-  readonly int16?: readonly string[];
+  readonly int16Weights?: readonly string[];
+  /**
+   * Mixed precision: nodes whose activations (inputs and output) are quantized to int16 (symmetric)
+   * instead of the scheme's 8-bit type (static mode). With `--format qoperator` those nodes stay in QDQ
+   * form (QLinear operators have no int16 form) and the rest become QLinear operators.
+   */
+  readonly int16Activations?: readonly string[];
   /**
    * Bias correction with the calibration data (static and weight-only int8/int4): each layer's
    * output-mean shift from weight rounding is taken out of its bias. Default: on whenever there is
@@ -50,7 +56,8 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     if (o.mode === "dynamic") throw new UsageError(`--weights ${o.weights} has no dynamic mode (use --mode weight-only, or --calibration DIR for float8 activations too)`);
     // float16 needs no calibration (a --calibration folder only measures the result); float8 activations do.
     s = o.weights === "fp16" ? PRESETS.fp16() : o.mode === "static" ? PRESETS.fp8e4m3() : fp8WeightOnly();
-    if (o.int16?.length) throw new UsageError(`--int16 applies to integer weights, not --weights ${o.weights}`);
+    if (o.int16Weights?.length) throw new UsageError(`--int16-weights applies to integer weights, not --weights ${o.weights}`);
+    if (o.int16Activations?.length) throw new UsageError(`--int16-activations applies to static integer schemes, not --weights ${o.weights}`);
     return withChanges(s, { exclude: o.exclude });
   }
   if (o.mode === "static") {
@@ -70,8 +77,9 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     if (o.weights === "uint8") s = { ...s, name: "dynamic-uint8", weights: spec({ dtype: "uint8", granularity: { kind: "axis" } }) };
   }
   if (!o.perChannel && s.weights.granularity.kind === "axis") s = { ...s, weights: { ...s.weights, granularity: { kind: "tensor" } } };
-  if (o.int16?.length && o.mode === "dynamic") throw new UsageError("--int16 needs --mode static or weight-only: MatMulInteger and ConvInteger take 8-bit weights only");
-  return withChanges(s, { exclude: o.exclude, ...(o.int16?.length ? { int16Weights: o.int16 } : {}) });
+  if (o.int16Weights?.length && o.mode === "dynamic") throw new UsageError("--int16-weights needs --mode static or weight-only: MatMulInteger and ConvInteger take 8-bit weights only");
+  if (o.int16Activations?.length && o.mode !== "static") throw new UsageError("--int16-activations needs static mode (--calibration DIR): other modes leave activations float or quantize them at run time");
+  return withChanges(s, { exclude: o.exclude, ...(o.int16Weights?.length ? { int16Weights: o.int16Weights } : {}), ...(o.int16Activations?.length ? { int16Activations: o.int16Activations } : {}) });
 }
 
 const backendLayer = (b: RunBackend) => Layer.succeed(Backend, { name: b.name, plan: (m: Model) => b.plan(m) });

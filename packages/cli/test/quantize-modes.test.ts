@@ -193,19 +193,32 @@ describe("quanta quantize --mode weight-only --calibration (bias correction)", (
   });
 });
 
-describe("quanta quantize --int16 (mixed precision) and int4 convs", () => {
-  it("--int16 PATTERN keeps the matching layers' weights int16; dynamic mode refuses it", async () => {
+describe("quanta quantize --int16-weights (mixed precision) and int4 convs", () => {
+  it("--int16-weights PATTERN keeps the matching layers' weights int16; dynamic mode refuses it", async () => {
     const base = await quantize(cls, "cls.w8.onnx", "--mode", "weight-only");
-    const mixed = await quantize(cls, "cls.w8.int16.onnx", "--mode", "weight-only", "--int16", "p2o.Conv.1*", "--int16", "p2o.MatMul.0");
+    const mixed = await quantize(cls, "cls.w8.int16.onnx", "--mode", "weight-only", "--int16-weights", "p2o.Conv.1*", "--int16-weights", "p2o.MatMul.0");
     const wide = mixed.model.graph.nodes.filter((n) => n.inputs[1]?.producer?.inputs[0]?.constant?.elem === "int16").map((n) => n.name);
     expect(wide).toContain("p2o.MatMul.0");
     expect(wide).toContain("p2o.Conv.10");
     expect(wide.every((n) => n === "p2o.MatMul.0" || n.startsWith("p2o.Conv.1"))).toBe(true);
     expect(elems(base.model).has("int16")).toBe(false);
     expect(mixed.bytes).toBeGreaterThan(base.bytes);
-    const r = await cli("quantize", modelPath(cls), "-o", join(dir, "never.onnx"), "--mode", "dynamic", "--int16", "Conv");
+    const r = await cli("quantize", modelPath(cls), "-o", join(dir, "never.onnx"), "--mode", "dynamic", "--int16-weights", "Conv");
     expect(r.code).toBe(2);
-    expect(r.err.join("\n")).toMatch(/--int16 needs --mode static or weight-only/);
+    expect(r.err.join("\n")).toMatch(/--int16-weights needs --mode static or weight-only/);
+  });
+
+  it("--int16-activations PATTERN: those nodes' activations int16; with --format qoperator they stay QDQ and the rest become QLinear", async () => {
+    const data = dataset(cls, 8, 300);
+    const q = await quantize(cls, "cls.qop.a16.onnx", "--calibration", data, "--format", "qoperator", "--int16-activations", "p2o.Conv.2");
+    const n = q.model.graph.nodes.find((x) => x.name === "p2o.Conv.2")!;
+    expect(n.op).toBe("Conv");
+    expect(n.inputs[0]!.producer!.op).toBe("DequantizeLinear");
+    expect(ops(q.model).QLinearConv).toBeGreaterThan(40);
+    expect(elems(q.model).has("int16")).toBe(true);
+    const r = await cli("quantize", modelPath(cls), "-o", join(dir, "never.onnx"), "--mode", "weight-only", "--int16-activations", "Conv");
+    expect(r.code).toBe(2);
+    expect(r.err.join("\n")).toMatch(/--int16-activations needs static mode/);
   });
 
   it("--weights int4 quantizes Conv weights in blocks along their input channels (opset 21); depthwise convs keep int8", async () => {

@@ -37,6 +37,11 @@ function blockAxis(node: Node, shape: readonly number[], channel: number): numbe
   return undefined;
 }
 
+/** The int16 activation spec of mixed precision: symmetric, narrow range, the scheme's observer (as a16w8). */
+function int16Activation(s: QuantSpec): QuantSpec {
+  return Object.freeze({ ...s, dtype: "int16" as const, symmetric: true, narrowRange: true, reduceRange: false });
+}
+
 /** float32, or of unknown type (intermediate values often carry no type; calibration checks the real dtype). */
 const isFloat = (v: Value | null | undefined) => !!v && (v.constant ? v.constant.elem === "float32" : v.type === undefined || v.type.elem === "float32");
 
@@ -58,8 +63,13 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
     return { ...a, spec: Object.freeze({ ...a.spec, ...o }) };
   };
   const set = (v: Value, a: TensorAnnotation) => {
-    if (!tensors.has(v)) tensors.set(v, withOverride(v, a));
+    const had = tensors.get(v);
+    // First come, except that an int16 activation (mixed precision) replaces an 8-bit one.
+    const wider = had?.kind === "activation" && a.kind === "activation" && a.spec.dtype === "int16" && had.spec.dtype !== "int16";
+    if (!had || wider) tensors.set(v, withOverride(v, a));
   };
+  const wideActs = excluder(scheme.int16Activations ?? []);
+  const a16 = scheme.activations ? int16Activation(scheme.activations) : undefined;
   const staticMode = scheme.mode === "static";
   for (const g of model.allGraphs()) {
     for (const node of g.topologicalOrder()) {
@@ -111,22 +121,23 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
         }
       }
       if (staticMode && scheme.activations && !traits.weightOnly) {
+        const actSpec = a16 && wideActs(node) ? a16 : scheme.activations;
         for (const i of traits.activationInputs ?? []) {
           const v = node.inputs[i];
           if (!v || weightInputs.has(i) && v.constant) continue;
           if (v.constant) {
-            if (v.constant.elem === "float32") set(v, { kind: "weight", spec: { ...scheme.activations, granularity: { kind: "tensor" } }, axis: 0 });
+            if (v.constant.elem === "float32") set(v, { kind: "weight", spec: { ...actSpec, granularity: { kind: "tensor" } }, axis: 0 });
             continue;
           }
-          set(v, { kind: "activation", spec: scheme.activations });
+          set(v, { kind: "activation", spec: actSpec });
         }
         // The output is quantized after a fusable activation that alone consumes it (Conv -> Relu).
         const out = node.outputs[0];
         if (out && (out.type === undefined || isFloat(out))) {
           const only = out && out.uses.length === 1 && !g.outputs.includes(out) ? out.uses[0]!.node : undefined;
           const fused = only && traitsOf(dialect, only.op, only.domain).fusableActivation ? only.outputs[0] : undefined;
-          if (fused) set(fused, { kind: "activation", spec: scheme.activations });
-          else if (out) set(out, { kind: "activation", spec: scheme.activations });
+          if (fused) set(fused, { kind: "activation", spec: actSpec });
+          else if (out) set(out, { kind: "activation", spec: actSpec });
         }
       }
       nodes.set(node, { quantized: true });

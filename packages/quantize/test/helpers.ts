@@ -34,7 +34,7 @@ export interface QuantizeRun {
 }
 
 /** Runs the standard pipeline of `scheme` on `model` (mutated) with `samples` as calibration data. */
-export function quantize(model: Model, scheme: Scheme, samples: readonly Feeds[] = [], options: { int4Format?: Int4Format } = {}): Promise<QuantizeRun> {
+export function quantize(model: Model, scheme: Scheme, samples: readonly Feeds[] = [], options: { int4Format?: Int4Format; format?: "qdq" | "qoperator" } = {}): Promise<QuantizeRun> {
   return Effect.runPromise(
     Effect.gen(function* () {
       // The standard passes (opset upgrades included), without bias correction.

@@ -18,13 +18,13 @@ const weightDq = (n: Node): Node | undefined => (n.inputs[1]?.producer?.op === "
 const elemOf = (v: Value | null | undefined) => v?.constant?.elem;
 const layers = (m: Model, op: string) => m.graph.nodes.filter((n) => n.op === op);
 
-async function run(scheme: Scheme, data = samples) {
-  const q = await quantize(readOnnx(bytes), scheme, data);
+async function run(scheme: Scheme, data = samples, options: Parameters<typeof quantize>[3] = {}) {
+  const q = await quantize(readOnnx(bytes), scheme, data, options);
   const out = writeOnnx(q.model);
   return { model: q.model, bytes: out };
 }
 
-describe("int16 weights on chosen nodes (mixed precision)", async () => {
+describe("mixed precision: int16 weights or activations on chosen nodes", async () => {
   const ref = await runOrt(bytes, samples);
   const int8 = await run(PRESETS.weightOnlyInt8());
   const int8Sqnr = sqnr(ref, await runOrt(int8.bytes, samples));
@@ -94,5 +94,35 @@ describe("int16 weights on chosen nodes (mixed precision)", async () => {
     expect(elemOf(dq.inputs[0])).toBe("int16");
     expect(dq.attributes.has("block_size")).toBe(false);
     expect(Number.isFinite(sqnr(ref, await runOrt(q.bytes, samples)))).toBe(true);
+  });
+
+  it("static: int16 activations on chosen nodes (inputs and output); a tensor shared with an 8-bit node takes int16", async () => {
+    const calib = [feedsOf(cls, 3), feedsOf(cls, 4), feedsOf(cls, 5)];
+    const q = await run(withChanges(PRESETS.int8Static("uint8", "mse"), { int16Activations: ["p2o.Conv.2"] }), calib);
+    const n = q.model.graph.nodes.find((x) => x.name === "p2o.Conv.2")!;
+    const x = n.inputs[0]!.producer!;
+    expect(x.op).toBe("DequantizeLinear");
+    expect(elemOf(x.inputs[2]) ?? x.inputs[0]!.producer!.outputs[0]!.type?.elem).toBe("int16");
+    // Its output edge: Q(int16) -> DQ.
+    const outQ = n.outputs[0]!.uses.map((u) => u.node).find((u) => u.op === "QuantizeLinear") ?? n.outputs[0]!.uses[0]!.node.outputs[0]!.uses.map((u) => u.node).find((u) => u.op === "QuantizeLinear");
+    expect(outQ).toBeDefined();
+    expect(elemOf(outQ!.inputs[2])).toBe("int16");
+    // The rest stays uint8.
+    const u8 = q.model.graph.nodes.filter((d) => d.op === "QuantizeLinear" && elemOf(d.inputs[2]) === "uint8").length;
+    const i16 = q.model.graph.nodes.filter((d) => d.op === "QuantizeLinear" && elemOf(d.inputs[2]) === "int16").length;
+    expect(u8).toBeGreaterThan(50);
+    expect(i16).toBeGreaterThanOrEqual(2);
+    expect(sqnr(ref, await runOrt(q.bytes, samples))).toBeGreaterThan(10);
+  });
+
+  it("QOperator: int16-activation nodes stay QDQ, the others become QLinear operators", async () => {
+    const calib = [feedsOf(cls, 3), feedsOf(cls, 4), feedsOf(cls, 5)];
+    const plain = await run(PRESETS.int8Static("uint8", "mse"), calib, { format: "qoperator" });
+    const mixed = await run(withChanges(PRESETS.int8Static("uint8", "mse"), { int16Activations: ["p2o.Conv.2"] }), calib, { format: "qoperator" });
+    const count = (m: Model, op: string) => m.graph.nodes.filter((n) => n.op === op).length;
+    expect(count(plain.model, "QLinearConv")).toBeGreaterThan(40);
+    expect(mixed.model.graph.nodes.find((n) => n.name === "p2o.Conv.2")?.op).toBe("Conv");
+    expect(count(mixed.model, "QLinearConv")).toBeGreaterThan(count(plain.model, "QLinearConv") - 4);
+    for (const level of ["all", "disabled"] as const) expect(Number.isFinite(sqnr(ref, await runOrt(mixed.bytes, samples, level)))).toBe(true);
   });
 });

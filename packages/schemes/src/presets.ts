@@ -59,15 +59,20 @@ export function fp8e4m3(): Scheme {
   });
 }
 
-/** Returns a copy of `s` with extra exclusions, per-tensor overrides and int16-weight nodes. */
-export function withChanges(s: Scheme, changes: { exclude?: readonly string[]; overrides?: Scheme["overrides"]; int16Weights?: readonly string[]; name?: string }): Scheme {
+/** Returns a copy of `s` with extra exclusions, per-tensor overrides and int16-weight / int16-activation nodes. */
+export function withChanges(
+  s: Scheme,
+  changes: { exclude?: readonly string[]; overrides?: Scheme["overrides"]; int16Weights?: readonly string[]; int16Activations?: readonly string[]; name?: string },
+): Scheme {
   const int16Weights = [...(s.int16Weights ?? []), ...(changes.int16Weights ?? [])];
+  const int16Activations = [...(s.int16Activations ?? []), ...(changes.int16Activations ?? [])];
   return Object.freeze({
     ...s,
     name: changes.name ?? s.name,
     exclude: [...s.exclude, ...(changes.exclude ?? [])],
     overrides: { ...s.overrides, ...(changes.overrides ?? {}) },
     ...(int16Weights.length ? { int16Weights } : {}),
+    ...(int16Activations.length ? { int16Activations } : {}),
   });
 }
 

@@ -48,6 +48,12 @@ export interface Scheme {
    * int8 and about 48 dB less rounding noise: for the few layers that cost the most accuracy.
    */
   readonly int16Weights?: readonly string[];
+  /**
+   * Mixed precision, static mode: nodes whose activations (inputs and output) are quantized to int16
+   * (symmetric, zero point 0) instead of the scheme's 8-bit activation type. Where an int8 and an int16
+   * node share a tensor, int16 wins.
+   */
+  readonly int16Activations?: readonly string[];
 }
 
 /** Builds a spec with defaults filled in (frozen). */

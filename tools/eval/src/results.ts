@@ -21,7 +21,7 @@ export function toResults(rows: readonly Row[], size: "ci" | "full", sizes: Size
           .map(([m, n]) => `, ${n} for ${m}`)
           .join("")}.`,
         "A decision: OCR recognition, the line's text (outer spaces trimmed); detection, the number of text boxes (IoU compares the binarised maps); direction classifier, the class; wake-word heads, fired on the clip; openwakeword's front ends, each of the six heads fired on the clip; VAD, speech per chunk.",
-        "Targets: static int8 OCR recognition >= 95% same text, VAD and wake-word decisions >= 98%, detection IoU >= 0.9, text direction >= 98%, SQNR >= 20 dB; weight-only int8 SQNR >= 30 dB; size <= 30% of fp32 for the int8 presets and <= 18% for int4. A fix row applies the setting recorded in tools/eval/src/targets.ts (exclusions, int16 activations, int16 weights on chosen layers (--int16), bias correction off).",
+        "Targets: static int8 OCR recognition >= 95% same text, VAD and wake-word decisions >= 98%, detection IoU >= 0.9, text direction >= 98%, SQNR >= 20 dB; weight-only int8 SQNR >= 30 dB; size <= 30% of fp32 for the int8 presets and <= 18% for int4. A fix row applies the setting recorded in tools/eval/src/targets.ts (exclusions, int16 activations, int16 weights or activations on chosen layers (--int16-weights, --int16-activations), bias correction off).",
       ],
     },
     rows: sortRows(rows as unknown as EvalRow[]),

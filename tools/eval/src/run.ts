@@ -199,7 +199,7 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
   /**
    * Per-layer search for a setting that fixes a shortfall, while the onnxruntime-node row misses a target.
    * Weight-only rows (which carry the weight sensitivity) keep the weights that cost the most noise per
-   * byte at int16 (`--int16`): each round removes enough of the summed per-layer noise to reach the SQNR
+   * byte at int16 (`--int16-weights`): each round removes enough of the summed per-layer noise to reach the SQNR
    * target with a margin that doubles every round. Other rows keep the quantized nodes with the largest
    * own loss (`drop`) in float, 2, 4, 8, 16 at a time.
    */
@@ -248,11 +248,11 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
     };
     const tries = new Map<number, Row[]>();
     const attempt = async (k: number, why: string) => {
-      const int16 = order.slice(0, k).map((l) => l.name);
+      const int16Weights = order.slice(0, k).map((l) => l.name);
       const v: Variant = {
         variant: "fix",
-        options: { ...from.options, int16 },
-        changed: { ...from.changed, int16 },
+        options: { ...from.options, int16Weights },
+        changed: { ...from.changed, int16Weights },
         note: `found by the sensitivity search (${why}): the ${k} weights with the most output noise per byte at int16 (${((100 * prefix(k)) / total).toFixed(0)}% of the summed per-layer noise)`,
       };
       const r = await runVariant(p, v);

@@ -37,18 +37,19 @@ export interface Fix {
   readonly why: string;
 }
 
-const SILERO_FRONT_END = ["Conv_73", "Add_90", "Mul_93", "Add_95"];
+/** Silero's STFT convolution and first encoder convs: the layers whose activations need int16 in QOperator form. */
+const SILERO_INT16 = ["Conv_73", "Conv_132", "Conv_137", "Conv_139", "Conv_140"];
 /** The front end less its STFT convolution: power spectrum, sqrt, log. */
 const SILERO_POWER = ["Add_90", "Mul_93", "Add_95"];
 /** PP-OCRv4 det: the 22 weights with the most output noise per byte (the eval's sensitivity search, full size). */
-const DET_INT16 = ["p2o.Conv.5",  "p2o.Conv.1",  "p2o.Conv.6",  "p2o.Conv.9",  "p2o.Conv.2",  "p2o.ConvTranspose.2",  "p2o.Conv.0",  "p2o.Conv.13",  "p2o.ConvTranspose.0",  "p2o.Conv.3",  "p2o.Conv.19",  "p2o.Conv.10",  "p2o.Conv.4",  "p2o.Conv.17",  "p2o.Conv.7",  "p2o.Conv.8",  "p2o.Conv.15",  "p2o.Conv.11",  "p2o.Conv.61",  "p2o.Conv.20",  "p2o.Conv.12",  "p2o.Conv.25"];
+const DET_INT16 = ["p2o.Conv.5", "p2o.Conv.1", "p2o.Conv.6", "p2o.Conv.9", "p2o.Conv.2", "p2o.ConvTranspose.2", "p2o.Conv.0", "p2o.Conv.13", "p2o.ConvTranspose.0", "p2o.Conv.3", "p2o.Conv.19", "p2o.Conv.10", "p2o.Conv.4", "p2o.Conv.17", "p2o.Conv.7", "p2o.Conv.8", "p2o.Conv.15", "p2o.Conv.11", "p2o.Conv.61", "p2o.Conv.20", "p2o.Conv.12", "p2o.Conv.25"];
 
 /** Known fixes by model and preset (found with `--search` or by reading the per-layer report). */
 export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
   "openwakeword/melspectrogram": {
     "static-int8-qoperator": {
-      options: { exclude: ["Add_14", "MatMul_15"] },
-      why: "the power spectrum and mel projection stay float (0.7 -> 9.8 dB at CI size); the STFT convolution's activations would need int16, which QLinear operators lack: use QDQ",
+      options: { exclude: ["Add_14", "MatMul_15"], int16Activations: ["Conv_2", "Conv_3"] },
+      why: "the power spectrum and mel projection stay float, and the STFT convolutions take int16 activations (`--int16-activations`), so they stay in QDQ form (QLinear operators have no int16 form): without them 10.5 dB",
     },
     "static-int8": {
       options: { exclude: ["Add_14", "MatMul_15"], activations: "int16" },
@@ -57,8 +58,8 @@ export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
   },
   "openwakeword/silero_vad": {
     "static-int8-qoperator": {
-      options: { exclude: SILERO_FRONT_END },
-      why: "the STFT front end stays float (decisions 94.7% -> 99.3% at CI size); the LSTM's activations would need int16, which QLinear operators lack: use QDQ for the SQNR target",
+      options: { exclude: SILERO_POWER, int16Activations: SILERO_INT16 },
+      why: "power, sqrt and log stay float; the STFT convolution and the first encoder convs take int16 activations (`--int16-activations`, QDQ form) and the rest become QLinear operators (keeping the whole front end float instead: 18.9 dB at 39.7% of the size)",
     },
     "static-int8": {
       options: { exclude: SILERO_POWER, activations: "int16" },
@@ -67,8 +68,8 @@ export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
   },
   "vad-web/silero_vad_legacy": {
     "static-int8-qoperator": {
-      options: { exclude: SILERO_FRONT_END },
-      why: "the STFT front end stays float (SQNR 11.3 -> 21.0 dB at CI size); the LSTM's activations would need int16, which QLinear operators lack: use QDQ for the decision target",
+      options: { exclude: SILERO_POWER, int16Activations: SILERO_INT16 },
+      why: "power, sqrt and log stay float; the STFT convolution and the first encoder convs take int16 activations (`--int16-activations`, QDQ form) and the rest become QLinear operators (keeping the whole front end float instead: 18.9 dB at 39.7% of the size)",
     },
     "static-int8": {
       options: { exclude: SILERO_POWER, activations: "int16" },
@@ -81,8 +82,8 @@ export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
   },
   "vad-web/silero_vad_v6": {
     "static-int8-qoperator": {
-      options: { exclude: ["*stft/Add", "*encoder/1/*", "*encoder/2/*"], biasCorrection: false },
-      why: "power spectrum and the re-parameterised encoder convs stay float; without bias correction",
+      options: { exclude: ["*stft/Add"], int16Activations: ["*encoder/1/*", "*encoder/2/*"] },
+      why: "the power spectrum stays float and the re-parameterised encoder convs 1-2 take int16 activations (`--int16-activations`, QDQ form); keeping those convs float instead: 26.2 dB at 37.5% of the size",
     },
     "static-int8": {
       options: { activations: "int16" },
@@ -90,27 +91,39 @@ export const FIXES: Readonly<Record<string, Readonly<Record<string, Fix>>>> = {
     },
   },
   "ocr/ch_PP-OCRv4_det_infer": {
+    "static-int8-qoperator": {
+      options: { int16Activations: ["*"], int16Weights: DET_INT16.slice(0, 16) },
+      why: "as static int8: int16 activations throughout and 16 int16 weights, so nothing is left in QLinear form (the QDQ model of the static fix)",
+    },
     "static-int8": {
-      options: { activations: "int16", int16: DET_INT16.slice(0, 16) },
-      why: "uint8 activations: per-tensor ranges of the PPLCNetV3 backbone's activations are spread ~100x across channels, so int16 activations (a16w8) keep the map (IoU 0.96, 15.4 dB); what is left is the rounding of the weights that weight-only mode keeps at int16: the first 16 of them at int16 too (`--int16`) reach 21 dB",
+      options: { activations: "int16", int16Weights: DET_INT16.slice(0, 16) },
+      why: "uint8 activations: per-tensor ranges of the PPLCNetV3 backbone's activations are spread ~100x across channels, so int16 activations (a16w8) keep the map (IoU 0.96, 15.4 dB); what is left is the rounding of the weights that weight-only mode keeps at int16: the first 16 of them at int16 too (`--int16-weights`) reach 21 dB",
     },
     "weight-only-int8": {
-      options: { int16: DET_INT16 },
-      why: "the backbone's small early convs and the FPN's transposed convs amplify weight rounding (the eval's weight sensitivity); the 22 with the most output noise per byte keep int16 weights (`--int16`), 2.8% of the fp32 size (found by the sensitivity search; p2o.Conv.6 alone in float gave 25.4 dB)",
+      options: { int16Weights: DET_INT16 },
+      why: "the backbone's small early convs and the FPN's transposed convs amplify weight rounding (the eval's weight sensitivity); the 22 with the most output noise per byte keep int16 weights (`--int16-weights`), 2.8% of the fp32 size (found by the sensitivity search; p2o.Conv.6 alone in float gave 25.4 dB)",
     },
   },
   "ocr/ch_PP-OCRv4_rec_infer": {
     "static-int8": { options: { activations: "int16" }, why: "uint8 activations lose the SVTR neck's attention and LayerNorm ranges; int16 activations (a16w8) keep the text" },
+    "static-int8-qoperator": {
+      options: { int16Activations: ["*"] },
+      why: "as static int8: int16 activations throughout, so nothing is left in QLinear form (this is the QDQ a16w8 model)",
+    },
     "weight-only-int8": {
-      options: { int16: ["p2o.MatMul.24", "p2o.Conv.32", "p2o.Conv.6", "p2o.Conv.28", "p2o.Conv.14", "p2o.Conv.7", "p2o.Conv.33", "p2o.Conv.8"] },
-      why: "the noise is spread over the network (same text on every line at 24 dB); the 8 most sensitive weights at int16 (`--int16`) reach the SQNR target at 39.5% of the size (the sensitivity search's per-byte pick needed 33 layers and 44%; p2o.MatMul.24, the classifier, alone gives nothing)",
+      options: { int16Weights: ["p2o.MatMul.24", "p2o.Conv.32", "p2o.Conv.6", "p2o.Conv.28", "p2o.Conv.14", "p2o.Conv.7", "p2o.Conv.33", "p2o.Conv.8"] },
+      why: "the noise is spread over the network (same text on every line at 24 dB); the 8 most sensitive weights at int16 (`--int16-weights`) reach the SQNR target at 39.5% of the size (the sensitivity search's per-byte pick needed 33 layers and 44%; p2o.MatMul.24, the classifier, alone gives nothing)",
     },
   },
   "openwakeword/hey_mycroft_v0.1": {
     "weight-only-int8": {
-      options: { int16: ["Gemm_1"] },
-      why: "its scores stay near 0 on espeak-ng voices (it never fires), so small errors weigh; the weight sensitivity ranks Gemm_1 first, and int16 weights for it (`--int16 Gemm_1`) meet the SQNR target, but Gemm_1 holds most of the weights, so the size target is lost (float: 94% of fp32)",
+      options: { int16Weights: ["Gemm_1"] },
+      why: "its scores stay near 0 on espeak-ng voices (it never fires), so small errors weigh; the weight sensitivity ranks Gemm_1 first, and int16 weights for it (`--int16-weights Gemm_1`) meet the SQNR target, but Gemm_1 holds most of the weights, so the size target is lost (float: 94% of fp32)",
     },
     "static-int8": { options: { activations: "int16" }, why: "uint8 activations move the head's near-threshold logits; int16 activations keep them" },
+    "static-int8-qoperator": {
+      options: { int16Activations: ["*"] },
+      why: "only int16 activations on every layer keep the near-threshold logits (int16 on the three Gemms alone: 2.8-3.1 dB, on the LayerNorm arithmetic 5.2 dB), so nothing is left in QLinear form: this is the QDQ a16w8 model",
+    },
   },
 };

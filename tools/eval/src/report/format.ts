@@ -104,7 +104,7 @@ export const presetLabel = (r: EvalRow): string => {
   if (variantOf(r) !== "fix") return r.preset;
   const changed = Object.entries(r.options ?? {})
     .filter(([k]) => k !== "exclude")
-    .map(([k, v]) => (k === "int16" && Array.isArray(v) ? `int16 weights on ${v.length} layer${v.length === 1 ? "" : "s"}` : `${k} ${String(v)}`))
+    .map(([k, v]) => ((k === "int16Weights" || k === "int16") && Array.isArray(v) ? `int16 weights on ${v.length} layer${v.length === 1 ? "" : "s"}` : k === "int16Activations" && Array.isArray(v) ? `int16 activations on ${v.length} layer${v.length === 1 ? "" : "s"}` : `${k} ${String(v)}`))
     .sort();
   return changed.length ? `${r.preset} + fix (${changed.join(", ")})` : `${r.preset} + fix`;
 };
@@ -115,10 +115,12 @@ export const presetLabel = (r: EvalRow): string => {
  */
 export function fixChanges(row: EvalRow, fix: EvalRow, code: (s: string) => string, text: (s: string) => string): string {
   const ex = fix.excluded.filter((x) => !row.excluded.includes(x));
-  const { exclude: _, int16, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
+  // `int16`: the weights option's name in results written before it became `int16Weights`.
+  const { exclude: _, int16: legacy, int16Weights = legacy, int16Activations, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
   const parts: string[] = [];
   if (ex.length) parts.push(`exclude ${ex.map(code).join(", ")}`);
-  if (Array.isArray(int16) && int16.length) parts.push(`int16 weights (${code("--int16")}) on ${int16.map((x) => code(String(x))).join(", ")}`);
+  if (Array.isArray(int16Weights) && int16Weights.length) parts.push(`int16 weights (${code("--int16-weights")}) on ${int16Weights.map((x) => code(String(x))).join(", ")}`);
+  if (Array.isArray(int16Activations) && int16Activations.length) parts.push(`int16 activations (${code("--int16-activations")}) on ${int16Activations.map((x) => code(String(x))).join(", ")}`);
   if (Object.keys(rest).length) parts.push(text(JSON.stringify(rest)));
   return parts.length ? parts.join(" + ") : text("{}");
 }

@@ -155,7 +155,7 @@ export function renderMarkdown(results: EvalResults): string {
     const sens = s.sensitivity ?? [];
     if (sens.length) {
       const shown = sens.slice(0, LAYERS_MD);
-      out.push(`Most sensitive weights (output SQNR with only that layer's weight quantized, onnxruntime-node, ${shown.length} of ${sens.length}): the layers to keep at int16 (\`--int16\`) or in float first:`);
+      out.push(`Most sensitive weights (output SQNR with only that layer's weight quantized, onnxruntime-node, ${shown.length} of ${sens.length}): the layers to keep at int16 (\`--int16-weights\`) or in float first:`);
       out.push("");
       out.push(line(["#", "layer", "op", "output SQNR (dB)"]));
       out.push(line(["---:", "---", "---", "---:"]));
