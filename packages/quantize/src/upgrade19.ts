@@ -22,12 +22,16 @@ export function upgradeToOpset19(model: Model): number {
 /**
  * Rewrites a model to default-domain opset 21 (needed for block-wise and int4 DequantizeLinear): the
  * opset-19 rewrite, then the changes of 20-21 that are not backwards compatible: GridSample's modes
- * `bilinear`/`bicubic` became `linear`/`cubic` (20), DFT's `axis` attribute became an input (20; not
- * rewritten: OpsetUpgradeError), GroupNormalization's scale and bias went from one value per group to
- * one per channel (21; constant ones are repeated, others are an OpsetUpgradeError). Every other op
- * of opsets 20-21 only gained types. Returns the old version.
+ * `bilinear`/`bicubic` became `linear`/`cubic` (20), GroupNormalization's scale and bias went from one
+ * value per group to one per channel (21; constant ones are repeated). DFT (its `axis` attribute became
+ * an input in 20) and a GroupNormalization with computed scale or bias are not rewritten: see
+ * `opset21Blockers`; OpsetUpgradeError before any change. Every other op of opsets 20-21 only gained
+ * types. Returns the old version.
  */
 export function upgradeToOpset21(model: Model): number {
+  // Checked before anything changes, so a model that cannot be rewritten is left as it was.
+  const blockers = opset21Blockers(model);
+  if (blockers.length) throw new OpsetUpgradeError("the model", blockers.join("; "), 21);
   return upgradeTo(model, 21);
 }
 
@@ -84,28 +88,21 @@ export function opset21Blockers(model: Model): string[] {
   return out;
 }
 
-/** The opset 20-21 changes of one node (see `upgradeToOpset21`). */
+/** The opset 20-21 changes of one node (see `upgradeToOpset21`; `opset21Blockers` has ruled out what they cannot rewrite). */
 function upgrade20to21(n: Node, at: number): void {
   if (n.op === "GridSample" && at < 20) {
     const mode = n.string("mode");
     if (mode === "bilinear") n.attributes.set("mode", attr.string("linear"));
     if (mode === "bicubic") n.attributes.set("mode", attr.string("cubic"));
-  } else if (n.op === "DFT" && at < 20) {
-    throw new OpsetUpgradeError(describe(n), "DFT's axis attribute became an input in opset 20 (not rewritten)", 21);
   } else if (n.op === "GroupNormalization" && at < 21) {
-    const groups = n.int("num_groups");
-    const x = n.inputs[0];
-    const channels = x?.type?.shape?.[1];
+    const groups = n.int("num_groups")!;
+    const channels = n.inputs[0]!.type!.shape![1] as number;
     for (const i of [1, 2]) {
-      const v = n.inputs[i];
-      const c = v?.constant;
-      if (c?.elem !== "float32" || !c || groups === undefined || typeof channels !== "number" || channels % groups !== 0) {
-        throw new OpsetUpgradeError(describe(n), "GroupNormalization's scale and bias became per-channel in opset 21 and this node's are not constants of a known channel count", 21);
-      }
-      const per = c.load().data as Float32Array;
+      const v = n.inputs[i]!;
+      const per = v.constant!.load().data as Float32Array;
       const out = new Float32Array(channels);
       for (let k = 0; k < channels; k++) out[k] = per[Math.floor(k / (channels / groups))]!;
-      n.setInput(i, n.graph.addConstant(`${v!.name}_per_channel`, constantOf(tensor("float32", [channels], out))));
+      n.setInput(i, n.graph.addConstant(`${v.name}_per_channel`, constantOf(tensor("float32", [channels], out))));
     }
   }
 }

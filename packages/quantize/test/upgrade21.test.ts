@@ -5,6 +5,7 @@ import { prng } from "@quanta/models";
 import { writeOnnx } from "@quanta/onnx";
 import { tensor } from "@quanta/tensor";
 import { describe, expect, it } from "vitest";
+import { OpsetUpgradeError } from "../src/upgrade.js";
 import { opset21Blockers, upgradeToOpset21 } from "../src/upgrade19.js";
 import { runOrt } from "./helpers.js";
 
@@ -72,6 +73,8 @@ describe("upgradeToOpset21", () => {
     expect(blockers).toHaveLength(2);
     expect(blockers[0]).toMatch(/DFT/);
     expect(blockers[1]).toMatch(/GroupNormalization/);
+    expect(() => upgradeToOpset21(m)).toThrow(OpsetUpgradeError);
     expect(m.opset("")).toBe(17);
+    expect(m.graph.nodes.find((n) => n.op === "DFT")!.int("axis")).toBe(1);
   });
 });

@@ -234,9 +234,12 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
     const sens = first.sensitivity!;
     // Each layer's noise power relative to the signal, and the order that buys the most per byte.
     const noise = new Map(sens.map((l) => [l.name, 10 ** (-l.sqnr / 10)]));
-    const total = [...noise.values()].reduce((a, b) => a + b, 0);
     const order = [...sens].sort((a, b) => noise.get(b.name)! / b.elements - noise.get(a.name)! / a.elements);
-    const prefix = (k: number) => order.slice(0, k).reduce((a, l) => a + noise.get(l.name)!, 0);
+    // Noise of the first k layers of `order`, k = 0..n.
+    const removed = [0];
+    for (const l of order) removed.push(removed.at(-1)! + noise.get(l.name)!);
+    const prefix = (k: number) => removed[k]!;
+    const total = prefix(order.length);
     const sqnrTarget = first.targets.find((t) => t.metric === "sqnr");
     const measured = first.sqnr ?? 0;
     // The fewest layers whose summed noise leaves `wanted` dB (noise adds across layers, roughly).

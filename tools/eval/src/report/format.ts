@@ -104,7 +104,7 @@ export const presetLabel = (r: EvalRow): string => {
   if (variantOf(r) !== "fix") return r.preset;
   const changed = Object.entries(r.options ?? {})
     .filter(([k]) => k !== "exclude")
-    .map(([k, v]) => ((k === "int16Weights" || k === "int16") && Array.isArray(v) ? `int16 weights on ${v.length} layer${v.length === 1 ? "" : "s"}` : k === "int16Activations" && Array.isArray(v) ? `int16 activations on ${v.length} layer${v.length === 1 ? "" : "s"}` : `${k} ${String(v)}`))
+    .map(([k, v]) => (k === "int16Weights" && Array.isArray(v) ? `int16 weights on ${v.length} layer${v.length === 1 ? "" : "s"}` : k === "int16Activations" && Array.isArray(v) ? `int16 activations on ${v.length} layer${v.length === 1 ? "" : "s"}` : `${k} ${String(v)}`))
     .sort();
   return changed.length ? `${r.preset} + fix (${changed.join(", ")})` : `${r.preset} + fix`;
 };
@@ -115,8 +115,7 @@ export const presetLabel = (r: EvalRow): string => {
  */
 export function fixChanges(row: EvalRow, fix: EvalRow, code: (s: string) => string, text: (s: string) => string): string {
   const ex = fix.excluded.filter((x) => !row.excluded.includes(x));
-  // `int16`: the weights option's name in results written before it became `int16Weights`.
-  const { exclude: _, int16: legacy, int16Weights = legacy, int16Activations, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
+  const { exclude: _, int16Weights, int16Activations, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
   const parts: string[] = [];
   if (ex.length) parts.push(`exclude ${ex.map(code).join(", ")}`);
   if (Array.isArray(int16Weights) && int16Weights.length) parts.push(`int16 weights (${code("--int16-weights")}) on ${int16Weights.map((x) => code(String(x))).join(", ")}`);
