@@ -44,7 +44,9 @@ usage:
                                          data each layer's bias absorbs the output-mean shift of
                                          its rounded weights (weight-only mode too);
                                          --int16-weights / --int16-activations: those layers'
-                                         weights / activations int16 (mixed precision)
+                                         weights / activations int16 (mixed precision);
+                                         --block-size N: int4 blocks (default 32), or int8
+                                         weights with a scale per N weights (weight-only)
   quanta compare REF CAND --data DIR [--layers N] [--json]
                                          per-output SQNR (dB), cosine, max abs error; the layers
                                          that lose the most (own loss, node names for --exclude)
@@ -290,7 +292,7 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       weights: yield* oneOf(values.weights, "weights", ["int8", "uint8", "int4", "uint4", "fp16", "fp8"] as const, "int8"),
       activations: yield* oneOf(values.activations, "activations", ["uint8", "int8", "int16"] as const, "uint8"),
       perChannel: !values["per-tensor"],
-      blockSize: Number(values["block-size"] ?? 32),
+      ...(values["block-size"] !== undefined ? { blockSize: Number(values["block-size"]) } : {}),
       // MSE ranges by default: on the eval's realistic data MinMax collapses the PP-OCRv4 recogniser
       // (17% same text with 32 calibration lines vs 92% for MSE) and is no better elsewhere (docs/eval.md).
       method: yield* oneOf(values.method, "method", ["minmax", "ema", "percentile", "entropy", "mse"] as const, "mse"),

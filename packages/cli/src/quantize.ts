@@ -14,7 +14,8 @@ export interface QuantizeOptions {
   readonly weights: "int8" | "uint8" | "int4" | "uint4" | "fp16" | "fp8";
   readonly activations: "uint8" | "int8" | "int16";
   readonly perChannel: boolean;
-  readonly blockSize: number;
+  /** Block size of int4 weights (default 32) and, when given, of block-wise int8 weights (weight-only mode). */
+  readonly blockSize?: number;
   readonly method: "minmax" | "ema" | "percentile" | "entropy" | "mse";
   readonly format: "qdq" | "qoperator";
   readonly int4Format: Int4Format;
@@ -60,14 +61,18 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     if (o.int16Activations?.length) throw new UsageError(`--int16-activations applies to static integer schemes, not --weights ${o.weights}`);
     return withChanges(s, { exclude: o.exclude });
   }
+  if (o.blockSize !== undefined && o.mode !== "weight-only")
+    throw new UsageError(`--block-size applies to weight-only mode (int4, or block-wise int8 weights): ${o.mode} mode quantizes weights per channel, as the integer operators it feeds read them`);
   if (o.mode === "static") {
     if (o.weights !== "int8") throw new UsageError(`static mode quantizes weights to int8, not ${o.weights}`);
     s = o.activations === "int16" ? PRESETS.a16w8(o.method) : PRESETS.int8Static(o.activations, o.method);
   } else if (o.mode === "weight-only") {
-    if (o.weights === "int4" || o.weights === "uint4") {
-      if (![16, 32, 64, 128, 256].includes(o.blockSize)) throw new UsageError(`--block-size must be a power of two from 16 to 256, got ${o.blockSize}`);
-      s = PRESETS.weightOnlyInt4(o.blockSize as 32, o.weights);
-    } else if (o.weights === "int8") s = PRESETS.weightOnlyInt8();
+    if (o.blockSize !== undefined && ![16, 32, 64, 128, 256].includes(o.blockSize)) throw new UsageError(`--block-size must be a power of two from 16 to 256, got ${o.blockSize}`);
+    if (o.weights === "int4" || o.weights === "uint4") s = PRESETS.weightOnlyInt4((o.blockSize ?? 32) as 32, o.weights);
+    else if (o.weights === "int8") {
+      if (o.blockSize !== undefined && !o.perChannel) throw new UsageError("--block-size and --per-tensor contradict each other: pick one granularity");
+      s = PRESETS.weightOnlyInt8(o.blockSize);
+    }
     else throw new UsageError(`weight-only mode supports --weights int8, int4, uint4, fp16 or fp8 (got ${o.weights})`);
   } else {
     if (o.weights !== "int8" && o.weights !== "uint8") throw new UsageError(`dynamic mode quantizes weights to int8 or uint8, not ${o.weights}`);

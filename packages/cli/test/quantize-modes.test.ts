@@ -108,6 +108,18 @@ describe("quanta quantize --format qoperator", () => {
     expect(Math.abs(q.summary.outputs[0]!.sqnr - d.summary.outputs[0]!.sqnr)).toBeLessThan(0.5);
   });
 
+  it("gives weights without zero points one shared scalar zero (QLinearConv, QLinearMatMul take it with per-channel scales)", async () => {
+    const q = await quantize(cls, "cls.qop.zp.onnx", "--calibration", dataset(cls, 4, 310), "--format", "qoperator");
+    const convs = q.model.graph.nodes.filter((n) => n.op === "QLinearConv");
+    expect(convs.length).toBeGreaterThan(40);
+    const zps = new Set(convs.map((n) => n.inputs[5]!));
+    expect(zps.size).toBe(1);
+    const [z] = [...zps];
+    expect(z!.constant!.shape).toEqual([]);
+    expect(z!.constant!.elem).toBe("int8");
+    for (const n of convs) expect(n.inputs[4]!.constant!.shape.length).toBe(1);
+  });
+
   it("is refused without calibration, with int16 activations and in dynamic mode", async () => {
     for (const args of [[], ["--mode", "dynamic"], ["--calibration", dataset(alexa, 2), "--activations", "int16"]]) {
       const r = await cli("quantize", modelPath(alexa), "-o", join(dir, "x.onnx"), "--format", "qoperator", ...args);
@@ -235,5 +247,40 @@ describe("quanta quantize --int16-weights (mixed precision) and int4 convs", () 
     expect(depthwise.length).toBeGreaterThan(0);
     for (const n of depthwise) expect(n.inputs[1]!.producer!.inputs[0]!.constant!.elem).toBe("int8");
     expect(ops(q.model).MatMulNBits).toBe(1);
+  });
+
+  it("--block-size N with int8 weights (weight-only): a scale per N weights along the reduction axis, opset 21; other modes refuse it", async () => {
+    const pc = await quantize(cls, "cls.w8.pc.onnx", "--mode", "weight-only");
+    const q = await quantize(cls, "cls.w8.b32.onnx", "--mode", "weight-only", "--block-size", "32");
+    expect(q.summary.scheme).toBe("weight-only-int8-b32");
+    expect(q.model.opset("")).toBe(21);
+    const blocked = q.model.graph.nodes.filter((n) => n.op === "DequantizeLinear" && n.attributes.has("block_size"));
+    expect(blocked.length).toBeGreaterThan(10);
+    for (const dq of blocked) {
+      expect(dq.inputs[0]!.constant!.elem).toBe("int8");
+      expect(Number(dq.attributes.get("block_size")!.value)).toBe(32);
+      // The scale has the weight's shape with the blocked axis divided by 32 (rounded up).
+      const w = dq.inputs[0]!.constant!.shape;
+      const sc = dq.inputs[1]!.constant!.shape;
+      const axis = Number(dq.attributes.get("axis")!.value);
+      expect(sc).toEqual(w.map((d, i) => (i === axis ? Math.ceil(d / 32) : d)));
+    }
+    // Depthwise convs (no axis of 16 or more) keep one scale per channel; MatMul stays int8, not MatMulNBits.
+    for (const n of q.model.graph.nodes.filter((x) => x.op === "Conv" && x.int("group", 1) > 1)) expect(n.inputs[1]!.producer!.attributes.has("block_size")).toBe(false);
+    expect(ops(q.model).MatMulNBits ?? 0).toBe(0);
+    // More scales, so a little larger than per channel, and at least as accurate on held-out data.
+    expect(q.bytes).toBeGreaterThan(pc.bytes);
+    expect(q.bytes).toBeLessThan(pc.bytes * 1.2);
+    for (const r of [
+      ["--calibration", dataset(cls, 2, 400), "--block-size", "64"],
+      ["--mode", "dynamic", "--block-size", "64"],
+    ]) {
+      const e = await cli("quantize", modelPath(cls), "-o", join(dir, "never.onnx"), ...r);
+      expect(e.code).toBe(2);
+      expect(e.err.join("\n")).toMatch(/--block-size applies to weight-only mode/);
+    }
+    const bad = await cli("quantize", modelPath(cls), "-o", join(dir, "never.onnx"), "--mode", "weight-only", "--block-size", "48");
+    expect(bad.code).toBe(2);
+    expect(bad.err.join("\n")).toMatch(/--block-size must be a power of two/);
   });
 });

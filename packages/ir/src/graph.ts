@@ -501,6 +501,25 @@ export class Graph {
   }
 
   /**
+   * Replaces a node without inputs that computes one value (an ONNX Constant node) by an initializer
+   * holding `constant`: the value itself stays (name, readers, graph-output role), it is just no longer
+   * produced by a node. Throws a RewriteError (nothing changed) for a node with inputs or other outputs.
+   */
+  constantInPlace(node: Node, constant: Constant): Value {
+    if (!this.hasNode(node)) throw new RewriteError(`${describe(node)} is not in graph '${this.name}'`);
+    const out = node.outputs[0];
+    if (!out || node.outputs.length !== 1 || node.inputs.some((v) => v !== null)) throw new RewriteError(`${describe(node)} is not a node without inputs computing one value`);
+    if (out.graph !== this) throw new RewriteError(`value '${out.name}' belongs to graph '${out.graph.name}'`);
+    node.outputs.length = 0;
+    out.producer = undefined;
+    this.removeNode(node);
+    out.constant = constant;
+    out.type = { elem: constant.elem, shape: constant.shape };
+    this.initializers.push(out);
+    return out;
+  }
+
+  /**
    * Removes `node`. Each used output (read by a node or listed as an output of this graph or a
    * nested one) must be given a replacement in `replaceOutputs` (same order as outputs; `undefined`
    * for unused ones), otherwise a RewriteError is thrown and nothing changes. Uses that nodes of the

@@ -373,6 +373,36 @@ describe("removeNode", () => {
   });
 });
 
+describe("constantInPlace", () => {
+  it("turns a Constant node's output into an initializer, keeping the value, its name, readers and output role", () => {
+    const m = new Model("onnx");
+    const g = m.graph;
+    const x = g.addInput("x");
+    const c = g.addNode({ op: "Constant", name: "c", inputs: [], outputs: ["k"] });
+    const k = c.outputs[0]!;
+    const add = g.addNode({ op: "Add", inputs: [x, k], outputs: ["y"] });
+    g.addOutput(add.outputs[0]!);
+    g.addOutput(k);
+    const v = g.constantInPlace(c, constantOf(tensor("float32", [2], Float32Array.of(1, 2))));
+    expect(v).toBe(k);
+    expect(k.name).toBe("k");
+    expect(k.producer).toBeUndefined();
+    expect(k.constant!.shape).toEqual([2]);
+    expect(g.initializers).toEqual([k]);
+    expect(users(k)).toEqual(["Add#1"]);
+    expect(g.outputs).toContain(k);
+    expect(ops(g)).toEqual(["Add"]);
+    expect(g.value("k")).toBe(k);
+    expectConsistent(m);
+  });
+
+  it("refuses a node with inputs (nothing changes)", () => {
+    const { m, g, add } = chain();
+    expect(() => g.constantInPlace(add, constantOf(tensor("float32", [1], Float32Array.of(0))))).toThrow(RewriteError);
+    expectConsistent(m);
+  });
+});
+
 describe("removeValue", () => {
   it("removes unused constants and inputs", () => {
     const m = new Model("onnx");

@@ -6,7 +6,7 @@ import { ANNOTATIONS, type Annotations, type TensorAnnotation } from "./keys.js"
 
 const INTEGER_WEIGHTS = new Set<QuantSpec["dtype"]>(["int8", "uint8", "int4", "uint4", "int16", "uint16"]);
 
-/** The shortest axis a block-wise (4-bit) scheme blocks along; weights with none keep int8 per channel. */
+/** The shortest axis a block-wise scheme blocks along; weights with none keep int8 per channel. */
 export const MIN_BLOCK_AXIS = 16;
 
 /** What those convs (and other non-matrix weights of a block-wise scheme) take: int8, symmetric, per channel. */
@@ -36,6 +36,8 @@ function blockAxis(node: Node, shape: readonly number[], channel: number): numbe
   if ((node.op === "LSTM" || node.op === "GRU") && rank === 3) return long(2) ? 2 : undefined;
   return undefined;
 }
+
+const nibbles = (s: QuantSpec) => s.dtype === "int4" || s.dtype === "uint4";
 
 /** The int16 activation spec of mixed precision: symmetric, narrow range, the scheme's observer (as a16w8). */
 function int16Activation(s: QuantSpec): QuantSpec {
@@ -71,6 +73,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
   const wideActs = excluder(scheme.int16Activations ?? []);
   const a16 = scheme.activations ? int16Activation(scheme.activations) : undefined;
   const staticMode = scheme.mode === "static";
+  const blocks21 = (model.opset("") ?? 0) >= 21;
   for (const g of model.allGraphs()) {
     for (const node of g.topologicalOrder()) {
       const traits = traitsOf(dialect, node.op, node.domain);
@@ -110,7 +113,9 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           let axis = channelAxis(w, node, rank);
           if (weightSpec.granularity.kind === "block") {
             const along = blockAxis(node, v.constant.shape, axis);
-            if (along === undefined) weightSpec = FALLBACK_INT8;
+            // Block-wise 8-bit weights need opset-21 DequantizeLinear: below that (the upgrade was
+            // blocked) they keep one scale per channel rather than staying float.
+            if (along === undefined || (!nibbles(weightSpec) && !blocks21)) weightSpec = along === undefined ? FALLBACK_INT8 : { ...weightSpec, granularity: { kind: "axis" } };
             else axis = along;
           }
           if (weightSpec.granularity.kind === "axis" && weightSpec.granularity.axis !== undefined) axis = weightSpec.granularity.axis;

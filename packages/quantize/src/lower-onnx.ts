@@ -3,6 +3,7 @@ import { type Graph, type Model, type Node, type Value, attr, constantOf } from 
 import { type Storage, type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
+import { zeroPointName } from "./lower-util.js";
 
 export type Int4Format = "matmulnbits" | "qdq";
 
@@ -51,9 +52,10 @@ function paramShape(p: TensorQParams, valueShape: readonly number[]): number[] {
 }
 
 /**
- * Names of the values the QDQ lowering adds. The dequantized value a layer reads is `<name>_dq` (what
- * `quanta compare` matches with the float model's `<name>`); the quantized value, scale and zero point
- * in between get short numbered names (`q12`, `s12`, `z12`), and the Q/DQ nodes none: on small models
+ * Names of the values the QDQ lowering adds. The dequantized activation a layer reads is `<name>_dq`
+ * (what `quanta compare` matches with the float model's `<name>`); quantized values, scales, zero points
+ * and dequantized weights get short numbered names (`q12`, `s12`, `z12`, `d12`: a weight's noise counts
+ * as its layer's own loss in `quanta compare`), and the Q/DQ nodes none: on small models
  * (PP-OCR cls, 0.58 MB) onnxruntime-style names (x_quantized, x_zero_point, x_QuantizeLinear...) weighed
  * a fifth of the file, each long tensor name repeated ten times per quantized edge.
  */
@@ -63,9 +65,9 @@ export const QDQ_SUFFIX = { dequantized: "_dq" } as const;
 class Names {
   private n = 0;
   private readonly zeroPoints = new Map<Graph, Map<string, Value>>();
-  next(): { q: string; s: string; z: string } {
+  next(): { q: string; s: string; z: string; d: string } {
     const k = this.n++;
-    return { q: `q${k}`, s: `s${k}`, z: `z${k}` };
+    return { q: `q${k}`, s: `s${k}`, z: `z${k}`, d: `d${k}` };
   }
   /** One scalar zero-point constant per graph, type and value, shared by every activation Q/DQ pair that uses it. */
   zeroPoint(g: Graph, dtype: TensorQParams["dtype"], z: number): Value {
@@ -73,12 +75,12 @@ class Names {
     if (!byKey) this.zeroPoints.set(g, (byKey = new Map()));
     const key = `${dtype}:${z}`;
     let v = byKey.get(key);
-    if (!v) byKey.set(key, (v = g.addConstant(`z_${dtype}_${z < 0 ? `m${-z}` : z}`, constantOf(zeroPointTensor(dtype, [], Int32Array.of(z))))));
+    if (!v) byKey.set(key, (v = g.addConstant(zeroPointName(dtype, z), constantOf(zeroPointTensor(dtype, [], Int32Array.of(z))))));
     return v;
   }
 }
 
-function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape: readonly number[], name: string, before: Node | undefined, ids: { s: string; z: string }): Node {
+function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape: readonly number[], before: Node | undefined, ids: { s: string; z: string; d: string }): Node {
   const domain = qdqDomain(model, p);
   if (domain) ensureMsOpset(model);
   const ps = paramShape(p, shape);
@@ -88,7 +90,7 @@ function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape
   const attributes: Record<string, ReturnType<typeof attr.int>> = {};
   if (p.axis !== undefined) attributes.axis = attr.int(p.axis);
   if (p.blockSize !== undefined) attributes.block_size = attr.int(p.blockSize);
-  return g.addNode({ op: "DequantizeLinear", domain, name: "", inputs: zp ? [q, sc, zp] : [q, sc], outputs: [`${name}${QDQ_SUFFIX.dequantized}`], attributes, ...(before ? { before } : {}) });
+  return g.addNode({ op: "DequantizeLinear", domain, name: "", inputs: zp ? [q, sc, zp] : [q, sc], outputs: [ids.d], attributes, ...(before ? { before } : {}) });
 }
 
 /** Replaces a float constant by quantized storage + DequantizeLinear; returns false when it is not used by float consumers any more. */
@@ -98,7 +100,7 @@ function lowerConstant(model: Model, v: Value, qt: Tensor, p: TensorQParams, nam
   const qv = g.addConstant(id.q, constantOf(qt));
   const first = g.nodes.find((n) => n.inputs.includes(v));
   // The dequantized weight gets no value_info (runtimes infer it; on PP-OCR cls the entries were 1.3% of the file).
-  const dq = addDequantize(model, g, qv, p, qt.shape, v.name, first, id);
+  const dq = addDequantize(model, g, qv, p, qt.shape, first, id);
   g.replaceUses(v, dq.outputs[0]!, { except: dq, keepOutputs: true });
   if (v.uses.length === 0 && !g.outputs.includes(v) && !g.inputs.includes(v)) g.removeValue(v);
 }

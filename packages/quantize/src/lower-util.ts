@@ -18,6 +18,12 @@ export const floatConst = (g: Graph, name: string, shape: readonly number[], val
 export const int64Const = (g: Graph, name: string, values: readonly number[]): Value =>
   g.addConstant(name, constantOf(tensor("int64", [values.length], BigInt64Array.from(values, (v) => BigInt(v)))));
 
+/** The name of a shared scalar zero-point constant: `zu8_128`, `zi8_m3`, `zi16_0` (type and value; short, as it is repeated on every quantized edge). */
+export function zeroPointName(dtype: string, z: number): string {
+  const t = dtype.startsWith("uint") ? `u${dtype.slice(4)}` : dtype.startsWith("int") ? `i${dtype.slice(3)}` : dtype;
+  return `z${t}_${z < 0 ? `m${-z}` : z}`;
+}
+
 /** An 8-bit or int32 zero-point constant. */
 export function zeroPointConst(g: Graph, name: string, dtype: "int8" | "uint8" | "int32", shape: readonly number[], zp: ArrayLike<number>): Value {
   const t: Tensor =

@@ -46,10 +46,12 @@ export const correctsBias = (scheme: Scheme, options: LoweringOptions): boolean 
 export function standardPasses(scheme: Scheme, options: LoweringOptions = {}): Pass<never>[] {
   const passes: Pass<never>[] = [preprocess];
   if (usesFloat8(scheme)) passes.push(upgradePass(19));
-  // Block-wise DequantizeLinear (Conv weights; every weight with --int4-format qdq) needs opset 21.
+  // Block-wise DequantizeLinear (every block-wise 8-bit weight; int4 Conv weights, and every int4
+  // weight with --int4-format qdq: the others become MatMulNBits) needs opset 21.
   else if (scheme.weights.granularity.kind === "block") {
+    const nibbles = scheme.weights.dtype === "int4" || scheme.weights.dtype === "uint4";
     const blocked = new Set(["Conv", "LSTM", "GRU"].filter((op) => !scheme.ops || scheme.ops.includes(op)));
-    const when = (m: Model) => options.int4Format === "qdq" || [...m.allGraphs()].some((g) => g.nodes.some((n) => blocked.has(n.op)));
+    const when = (m: Model) => !nibbles || options.int4Format === "qdq" || [...m.allGraphs()].some((g) => g.nodes.some((n) => blocked.has(n.op)));
     passes.push(upgradePass(21, { optional: true, when }));
   }
   passes.push(annotatePass(scheme, options.dialect ?? dialectOf));

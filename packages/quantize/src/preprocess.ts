@@ -1,5 +1,5 @@
 import { Backend, type Pass } from "@quanta/core";
-import { type Graph, Model, type Node, type Value, constantOf } from "@quanta/ir";
+import { type Graph, Model, type Node, type Value, constantOf, onnxDialect, traitsOf } from "@quanta/ir";
 import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect, Option } from "effect";
 import { upgradeToOpset13 } from "./upgrade.js";
@@ -36,10 +36,8 @@ export function promoteConstants(model: Model): number {
       const t = constantNodeValue(node);
       if (!t) continue;
       const a = node.attributes.get("value");
-      const out = node.outputs[0];
-      // The initializer takes a fresh name derived from the output's (names are never reused in a model).
-      const c = g.addConstant(out.name, a?.type === "tensor" ? a.value : constantOf(t));
-      g.removeNode(node, [c]);
+      // The output value becomes the initializer: same name, same values.
+      g.constantInPlace(node, a?.type === "tensor" ? a.value : constantOf(t));
       n++;
     }
   }
@@ -81,7 +79,7 @@ export function foldBatchNorm(model: Model): number {
         nb[c] = ((oldB ? oldB[c]! : 0) - mean![c]!) * k + beta![c]!;
       }
       const nwv = g.addConstant(`${w.name}_bn`, constantOf(tensor("float32", W.shape, nw)));
-      const nbv = g.addConstant(`${b?.name ?? `${conv.name || "conv"}_bias`}_bn`, constantOf(tensor("float32", [cout], nb)));
+      const nbv = g.addConstant(`${b?.name ?? (conv.name || "conv")}_bn`, constantOf(tensor("float32", [cout], nb)));
       // The BatchNormalization node becomes the folded Conv, so that its output value stays as it was
       // (name, type, graph-output role, readers): the float model's tensor of that name holds the same values.
       const params0 = bn.inputs.slice(1);
@@ -196,6 +194,47 @@ export function foldConstants(model: Model, plan: (m: Model) => { run(feeds: Rea
 
 const SMALL = 1024;
 
+/** The largest integer constant (shapes, axes, indices) `shareConstants` shares. */
+const SHARE_INT_BYTES = 64;
+
+/**
+ * Identical small initializers of a graph become one (as onnxruntime's constant sharing does): the
+ * scalars of decomposed activations (PP-OCR's HardSwish: 3, 0, 6 and 6 again per layer), shapes and
+ * axes. Scalars and integer tensors of up to 64 bytes; never a graph input or output, nor a value a
+ * layer reads as a weight or bias (each layer's bias gets its own int32 scale). Returns how many
+ * initializers were dropped.
+ */
+export function shareConstants(model: Model): number {
+  // The weight/bias positions come from the ONNX op traits: other formats keep their constants.
+  if (model.format !== "onnx") return 0;
+  let dropped = 0;
+  const asParameter = (v: Value) => v.uses.some((u) => (traitsOf(onnxDialect, u.node.op, u.node.domain).weights ?? []).some((w) => w.input === u.index));
+  for (const g of model.allGraphs()) {
+    const first = new Map<string, Value>();
+    for (const v of [...g.initializers]) {
+      const c = v.constant!;
+      const integer = c.elem.startsWith("int") || c.elem.startsWith("uint");
+      const elements = c.shape.reduce((a, b) => a * b, 1);
+      if (!(elements === 1 || (integer && c.byteLength <= SHARE_INT_BYTES)) || g.inputs.includes(v) || g.outputs.includes(v) || asParameter(v)) continue;
+      let key: string;
+      try {
+        key = `${c.elem}[${c.shape}]${contentOf(v)}`;
+      } catch {
+        continue;
+      }
+      const kept = first.get(key);
+      if (!kept) {
+        first.set(key, v);
+        continue;
+      }
+      g.replaceUses(v, kept);
+      g.removeValue(v);
+      dropped++;
+    }
+  }
+  return dropped;
+}
+
 /** The bytes of a small constant, as hex (part of a fold key). */
 function contentOf(v: Value): string {
   const t = v.constant!.load();
@@ -229,7 +268,8 @@ export const preprocess: Pass = {
       const backend = yield* Effect.serviceOption(Backend);
       const constants = Option.isSome(backend) ? foldConstants(model, (m) => backend.value.plan(m)) : 0;
       const folded = foldBatchNorm(model);
-      yield* ctx.progress(1, 1, `${promoted} Constant nodes promoted, ${constants} constant nodes folded, ${folded} BatchNormalization folded`);
+      const shared = shareConstants(model);
+      yield* ctx.progress(1, 1, `${promoted} Constant nodes promoted, ${constants} constant nodes folded, ${folded} BatchNormalization folded, ${shared} duplicate constants shared`);
       return model;
     }),
 };

@@ -154,6 +154,26 @@ function inputAwareAxis(t: Tensor<"float32">, spec: QuantSpec & { dtype: IntTarg
 }
 
 /**
+ * Weight-only mode with calibration data, block-wise weights: blocks along the output channels (a
+ * scale per input channel and block of outputs) instead of along the reduction axis where that makes
+ * the layer's output error, weighted by each input channel's energy, smaller: the block analogue of
+ * `inputAwareAxis`, for layers whose inputs have a few loud channels. 8-bit 2-D weights (MatMul, Gemm)
+ * and single-group Convs (4-bit MatMul weights stay blocked along K, as MatMulNBits stores them);
+ * undefined keeps the annotated blocks.
+ */
+function inputAwareBlocks(t: Tensor<"float32">, spec: QuantSpec & { dtype: IntTarget }, axis: number, blockSize: number, node: import("@quanta/ir").Node, m: InputMeans): { qparams: TensorQParams; quantized: Tensor } | undefined {
+  const rank = t.shape.length;
+  const inAxis = inputAxis(node, rank);
+  if (inAxis === undefined || inAxis !== axis || m.channelSumSq.length !== t.shape[inAxis]) return undefined;
+  const outAxis = rank === 2 ? 1 - inAxis : 0;
+  if (t.shape[outAxis]! < blockSize) return undefined;
+  const energy = m.channelSumSq.map((v) => v / m.elements);
+  const a = quantizeWeight(t, spec, axis, blockSize);
+  const b = quantizeWeight(t, spec, outAxis, blockSize);
+  return weightedError(t.data, b.quantized, b.qparams, t.shape, inAxis, energy) < weightedError(t.data, a.quantized, a.qparams, t.shape, inAxis, energy) ? b : undefined;
+}
+
+/**
  * A Gemm with transB = 1 whose weight takes per-input-channel scales ([N, K], axis 1) is rewritten to
  * transB = 0 with the weight stored [K, N] (the constant replaced, the node's only reader), so that
  * the DequantizeLinear runs along axis 0: onnxruntime's per-axis DequantizeLinear is several times
@@ -234,9 +254,17 @@ export const qparams: Pass = {
           const infinite = r.min === Number.NEGATIVE_INFINITY || r.max === Number.POSITIVE_INFINITY;
           if (r.nanCount || infinite) return yield* Effect.fail(new NonFiniteWeight(v.name, r.nanCount, infinite));
           const reader = readerOf.get(v);
-          const chosen = reader && g.kind === "axis" && axis !== undefined && v.uses.length === 1 ? inputAwareAxis(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, reader.node, reader.m) : undefined;
-          let w = chosen ?? quantizeWeight(t, a.spec as QuantSpec & { dtype: IntTarget }, axis, blockSize);
-          if (chosen && reader && transposeGemm(v, t, reader.node)) w = quantizeWeight(v.constant!.load() as Tensor<"float32">, a.spec as QuantSpec & { dtype: IntTarget }, 0);
+          const spec = a.spec as QuantSpec & { dtype: IntTarget };
+          const chosen =
+            reader && axis !== undefined && v.uses.length === 1
+              ? g.kind === "axis"
+                ? inputAwareAxis(t, spec, axis, reader.node, reader.m)
+                : blockSize && spec.dtype !== "int4" && spec.dtype !== "uint4"
+                  ? inputAwareBlocks(t, spec, axis, blockSize, reader.node, reader.m)
+                  : undefined
+              : undefined;
+          let w = chosen ?? quantizeWeight(t, spec, axis, blockSize);
+          if (chosen && reader && g.kind === "axis" && transposeGemm(v, t, reader.node)) w = quantizeWeight(v.constant!.load() as Tensor<"float32">, spec, 0);
           out.set(v, w.qparams);
           quantized.set(v, w.quantized);
         }

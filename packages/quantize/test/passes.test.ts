@@ -10,7 +10,7 @@ import { annotate, annotatePass } from "../src/annotate.js";
 import { CalibrationError, calibrate } from "../src/calibrate.js";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type Ranges } from "../src/keys.js";
 import { lowerOnnx } from "../src/lower-onnx.js";
-import { foldBatchNorm, foldConstants, preprocess, promoteConstants } from "../src/preprocess.js";
+import { foldBatchNorm, foldConstants, preprocess, promoteConstants, shareConstants } from "../src/preprocess.js";
 import { qparams } from "../src/qparams.js";
 import { quantize, servicesFor } from "./helpers.js";
 
@@ -106,6 +106,58 @@ describe("promoteConstants", () => {
     expect(Array.from(g.nodes[2]!.inputs[1]!.constant!.load().data as BigInt64Array)).toEqual([3n, 2n]);
     same(want, cpuBackend().plan(m).run(feeds).Y!);
     expect(promoteConstants(m)).toBe(0);
+    // The initializers keep the Constant nodes' output names (no "_1" copies).
+    expect(g.initializers.map((v) => v.name).sort()).toEqual(["k1", "k2", "k3"]);
+  });
+});
+
+describe("shareConstants", () => {
+  it("merges identical scalars and small integer tensors, never weights, biases or graph outputs", () => {
+    const m = onnxModel();
+    const g = m.graph;
+    const x = g.addInput("X", { elem: "float32", shape: [1, 2, 4, 4] });
+    const full = (shape: number[], v: number) => tensor("float32", shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v));
+    const k = (name: string, v: number) => g.addConstant(name, constantOf(full([], v)));
+    const lo1 = k("lo1", 0);
+    const hi1 = k("hi1", 6);
+    const lo2 = k("lo2", 0);
+    const hi2 = k("hi2", 6);
+    const six = k("six", 6);
+    const c1 = g.addNode({ op: "Clip", inputs: [x, lo1, hi1], outputs: ["c1"] }).outputs[0]!;
+    const c2 = g.addNode({ op: "Clip", inputs: [c1, lo2, hi2], outputs: ["c2"] }).outputs[0]!;
+    const d = g.addNode({ op: "Div", inputs: [c2, six], outputs: ["d"] }).outputs[0]!;
+    // Two convs with equal biases: not scalars, and biases anyway.
+    const w = (name: string, seed: number) => g.addConstant(name, constantOf(f32([2, 2, 1, 1], seed)));
+    const b1 = g.addConstant("b1", constantOf(full([2], 0)));
+    const b2 = g.addConstant("b2", constantOf(full([2], 0)));
+    const y1 = g.addNode({ op: "Conv", inputs: [d, w("w1", 11), b1], outputs: ["y1"] }).outputs[0]!;
+    const y2 = g.addNode({ op: "Conv", inputs: [y1, w("w2", 12), b2], outputs: ["y2"] }).outputs[0]!;
+    // One-element Gemm biases are parameters too: never shared.
+    const s1 = g.addConstant("s1", constantOf(full([1], 0)));
+    const s2 = g.addConstant("s2", constantOf(full([1], 0)));
+    const flat = g.addNode({ op: "Flatten", inputs: [y2], outputs: ["flat"] }).outputs[0]!;
+    const wg = g.addConstant("wg", constantOf(f32([32, 1], 13)));
+    const wg2 = g.addConstant("wg2", constantOf(f32([32, 1], 14)));
+    const z1 = g.addNode({ op: "Gemm", inputs: [flat, wg, s1], outputs: ["z1"] }).outputs[0]!;
+    const z2 = g.addNode({ op: "Gemm", inputs: [flat, wg2, s2], outputs: ["z2"] }).outputs[0]!;
+    const shape1 = g.addConstant("shape1", constantOf(tensor("int64", [2], BigInt64Array.of(1n, -1n))));
+    const shape2 = g.addConstant("shape2", constantOf(tensor("int64", [2], BigInt64Array.of(1n, -1n))));
+    const r1 = g.addNode({ op: "Reshape", inputs: [z1, shape1], outputs: ["r1"] }).outputs[0]!;
+    const r2 = g.addNode({ op: "Reshape", inputs: [z2, shape2], outputs: ["r2"] }).outputs[0]!;
+    g.addOutput(r1);
+    g.addOutput(r2);
+    const out = g.addConstant("out6", constantOf(full([], 6)));
+    g.addOutput(out);
+    const feeds = { X: f32([1, 2, 4, 4], 3) };
+    const want = cpuBackend().plan(m).run(feeds);
+    expect(shareConstants(m)).toBe(4); // lo2, hi2, six (= hi1), shape2
+    validate(m);
+    const names = new Set(g.initializers.map((v) => v.name));
+    for (const gone of ["lo2", "hi2", "six", "shape2"]) expect(names.has(gone)).toBe(false);
+    for (const kept of ["lo1", "hi1", "b1", "b2", "s1", "s2", "shape1", "out6"]) expect(names.has(kept)).toBe(true);
+    const got = cpuBackend().plan(m).run(feeds);
+    for (const o of ["r1", "r2"]) same(want[o]!, got[o]!);
+    expect(shareConstants(m)).toBe(0);
   });
 });
 

@@ -3,11 +3,12 @@
 import { Model, attr, constantOf } from "@quanta/ir";
 import { prng } from "@quanta/models";
 import { writeOnnx } from "@quanta/onnx";
+import { PRESETS } from "@quanta/schemes";
 import { tensor } from "@quanta/tensor";
 import { describe, expect, it } from "vitest";
 import { OpsetUpgradeError } from "../src/upgrade.js";
 import { opset21Blockers, upgradeToOpset21 } from "../src/upgrade19.js";
-import { runOrt } from "./helpers.js";
+import { quantize, runOrt } from "./helpers.js";
 
 const rand = (n: number, seed: number) => {
   const r = prng(seed);
@@ -76,5 +77,26 @@ describe("upgradeToOpset21", () => {
     expect(() => upgradeToOpset21(m)).toThrow(OpsetUpgradeError);
     expect(m.opset("")).toBe(17);
     expect(m.graph.nodes.find((n) => n.op === "DFT")!.int("axis")).toBe(1);
+  });
+});
+
+describe("block-wise int8 weights on a model that cannot reach opset 21", () => {
+  it("keeps one scale per channel (never float) and says why", async () => {
+    const m = model(17, (m) => {
+      const g = m.graph;
+      const x = g.addInput("X", { elem: "float32", shape: [1, 8, 1] });
+      const d = g.addNode({ op: "DFT", name: "dft", inputs: [x], outputs: ["F"], attributes: { axis: attr.int(1) } });
+      const flat = g.addNode({ op: "Flatten", name: "flat", inputs: [d.outputs[0]!], outputs: ["flat"] });
+      const w = g.addConstant("w", constantOf(tensor("float32", [16, 64], rand(16 * 64, 4))));
+      const mm = g.addNode({ op: "MatMul", name: "mm", inputs: [flat.outputs[0]!, w], outputs: ["Y"] });
+      g.addOutput(mm.outputs[0]!);
+    });
+    const r = await quantize(m, PRESETS.weightOnlyInt8(32));
+    expect(r.model.opset("")).toBe(17);
+    const dq = r.model.graph.nodes.find((n) => n.op === "DequantizeLinear")!;
+    expect(dq.inputs[0]!.constant!.elem).toBe("int8");
+    expect(dq.attributes.has("block_size")).toBe(false);
+    expect(dq.inputs[1]!.constant!.shape).toEqual([64]);
+    expect(r.warnings.map((w) => w.message).join("\n")).toMatch(/DFT/);
   });
 });

@@ -27,7 +27,6 @@ const DEFAULTS: QuantizeOptions = {
   weights: "int8",
   activations: "uint8",
   perChannel: true,
-  blockSize: 32,
   method: "mse",
   format: "qdq",
   int4Format: "matmulnbits",

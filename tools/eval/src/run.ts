@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { QuantizeOptions } from "@quanta/cli";
 import { modelPath } from "@quanta/models";
 import { type Comparison, type LayerError, type LayerSensitivity, type Preset, type Quantized, type RuntimeId, compareItems, median, perLayer, quantizeBytes, runnerFor, weightSensitivity } from "./harness.js";
-import { FIXES, type Target, targetsFor } from "./targets.js";
+import { FIXES, LIMITS, type Target, targetsFor } from "./targets.js";
 import type { Feeds, ItemResult, Task } from "./types.js";
 
 export interface Sizes {
@@ -285,7 +285,8 @@ export async function evalTask(task: Task, o: RunOptions): Promise<Row[]> {
   };
   for (const p of o.presets) {
     const fix = FIXES[task.model]?.[p.id];
-    const variants: Variant[] = [{ variant: "default", options: p.options, changed: {} }];
+    const limit = LIMITS[task.model]?.[p.id];
+    const variants: Variant[] = [{ variant: "default", options: p.options, changed: {}, ...(limit ? { note: `known limit: ${limit}` } : {}) }];
     if (fix) variants.push({ variant: "fix", options: { ...p.options, ...fix.options }, changed: fix.options, note: fix.why });
     for (const t of o.tries ?? []) variants.push({ variant: "fix", options: { ...p.options, ...t }, changed: t, note: `tried ${JSON.stringify(t)}` });
     let first: Row[] = [];

@@ -104,7 +104,17 @@ export const presetLabel = (r: EvalRow): string => {
   if (variantOf(r) !== "fix") return r.preset;
   const changed = Object.entries(r.options ?? {})
     .filter(([k]) => k !== "exclude")
-    .map(([k, v]) => (k === "int16Weights" && Array.isArray(v) ? `int16 weights on ${v.length} layer${v.length === 1 ? "" : "s"}` : k === "int16Activations" && Array.isArray(v) ? `int16 activations on ${v.length} layer${v.length === 1 ? "" : "s"}` : `${k} ${String(v)}`))
+    .map(([k, v]) =>
+      k === "int16Weights" && Array.isArray(v)
+        ? `int16 weights on ${v.length} layer${v.length === 1 ? "" : "s"}`
+        : k === "int16Activations" && Array.isArray(v)
+          ? `int16 activations on ${v.length} layer${v.length === 1 ? "" : "s"}`
+          : k === "blockSize"
+            ? `blocks of ${String(v)}`
+            : k === "perChannel" && v === false
+              ? "per-tensor weights"
+              : `${k} ${String(v)}`,
+    )
     .sort();
   return changed.length ? `${r.preset} + fix (${changed.join(", ")})` : `${r.preset} + fix`;
 };
@@ -115,8 +125,11 @@ export const presetLabel = (r: EvalRow): string => {
  */
 export function fixChanges(row: EvalRow, fix: EvalRow, code: (s: string) => string, text: (s: string) => string): string {
   const ex = fix.excluded.filter((x) => !row.excluded.includes(x));
-  const { exclude: _, int16Weights, int16Activations, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
+  const { exclude: _, int16Weights, int16Activations, blockSize, perChannel, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
   const parts: string[] = [];
+  if (typeof blockSize === "number") parts.push(`${code(`--block-size ${blockSize}`)}`);
+  if (perChannel === false) parts.push(`per-tensor weight scales (${code("--per-tensor")})`);
+  else if (perChannel !== undefined) rest.perChannel = perChannel;
   if (ex.length) parts.push(`exclude ${ex.map(code).join(", ")}`);
   if (Array.isArray(int16Weights) && int16Weights.length) parts.push(`int16 weights (${code("--int16-weights")}) on ${int16Weights.map((x) => code(String(x))).join(", ")}`);
   if (Array.isArray(int16Activations) && int16Activations.length) parts.push(`int16 activations (${code("--int16-activations")}) on ${int16Activations.map((x) => code(String(x))).join(", ")}`);
