@@ -52,6 +52,9 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     if (o.mode !== "static" || o.weights !== "int8") throw new UsageError("--format qoperator writes static int8 models (QLinearConv, QLinearMatMul...): use it with --calibration DIR and --weights int8");
     if (o.activations === "int16") throw new UsageError("--format qoperator needs 8-bit activations: QLinear operators have no int16 form (use --format qdq)");
   }
+  if (o.blockSize !== undefined && o.mode !== "weight-only")
+    throw new UsageError(`--block-size applies to weight-only mode (int4, or block-wise int8 weights): ${o.mode} mode quantizes weights per channel, as the integer operators it feeds read them`);
+  if (o.blockSize !== undefined && (o.weights === "fp16" || o.weights === "fp8")) throw new UsageError(`--block-size applies to integer weights (int4, uint4, int8), not --weights ${o.weights}`);
   let s: Scheme;
   if (o.weights === "fp16" || o.weights === "fp8") {
     if (o.mode === "dynamic") throw new UsageError(`--weights ${o.weights} has no dynamic mode (use --mode weight-only, or --calibration DIR for float8 activations too)`);
@@ -61,14 +64,15 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     if (o.int16Activations?.length) throw new UsageError(`--int16-activations applies to static integer schemes, not --weights ${o.weights}`);
     return withChanges(s, { exclude: o.exclude });
   }
-  if (o.blockSize !== undefined && o.mode !== "weight-only")
-    throw new UsageError(`--block-size applies to weight-only mode (int4, or block-wise int8 weights): ${o.mode} mode quantizes weights per channel, as the integer operators it feeds read them`);
   if (o.mode === "static") {
     if (o.weights !== "int8") throw new UsageError(`static mode quantizes weights to int8, not ${o.weights}`);
     s = o.activations === "int16" ? PRESETS.a16w8(o.method) : PRESETS.int8Static(o.activations, o.method);
   } else if (o.mode === "weight-only") {
     if (o.blockSize !== undefined && ![16, 32, 64, 128, 256].includes(o.blockSize)) throw new UsageError(`--block-size must be a power of two from 16 to 256, got ${o.blockSize}`);
-    if (o.weights === "int4" || o.weights === "uint4") s = PRESETS.weightOnlyInt4((o.blockSize ?? 32) as 32, o.weights);
+    if (o.weights === "int4" || o.weights === "uint4") {
+      if (!o.perChannel) throw new UsageError(`--per-tensor does not apply to --weights ${o.weights}: 4-bit weights take a scale per block (--block-size N)`);
+      s = PRESETS.weightOnlyInt4((o.blockSize ?? 32) as 32, o.weights);
+    }
     else if (o.weights === "int8") {
       if (o.blockSize !== undefined && !o.perChannel) throw new UsageError("--block-size and --per-tensor contradict each other: pick one granularity");
       s = PRESETS.weightOnlyInt8(o.blockSize);

@@ -76,6 +76,15 @@ describe("quanta quantize --mode dynamic", () => {
     const a = await quantize(cls, "cls.dyn.onnx", "--mode", "dynamic");
     expect(ops(a.model)).toMatchObject({ ConvInteger: 53, MatMulInteger: 1 });
     expect(elems(a.model).has("int8")).toBe(true);
+    // What the lowering adds is unnamed or short-named (the float model's node and tensor names stay),
+    // and the per-tensor variant fits in 30% of this 0.58 MB model.
+    const added = a.model.graph.nodes.filter((n) => ["DynamicQuantizeLinear", "ConvInteger", "MatMulInteger"].includes(n.op));
+    for (const n of added) {
+      expect(n.name).toBe("");
+      for (const o of n.outputs) expect(o!.name.length).toBeLessThanOrEqual(6);
+    }
+    const t = await quantize(cls, "cls.dyn.pt.onnx", "--mode", "dynamic", "--per-tensor");
+    expect(t.bytes / statSync(modelPath(cls)).size).toBeLessThan(0.3);
     const b = await quantize(cls, "cls.dyn.u8.onnx", "--mode", "dynamic", "--weights", "uint8");
     expect(b.summary.scheme).toBe("dynamic-uint8");
     expect(ops(b.model)).toMatchObject({ ConvInteger: 53, MatMulInteger: 1 });
@@ -108,7 +117,7 @@ describe("quanta quantize --format qoperator", () => {
     expect(Math.abs(q.summary.outputs[0]!.sqnr - d.summary.outputs[0]!.sqnr)).toBeLessThan(0.5);
   });
 
-  it("gives weights without zero points one shared scalar zero (QLinearConv, QLinearMatMul take it with per-channel scales)", async () => {
+  it("gives conv weights without zero points one shared scalar zero (QLinearConv takes it with per-channel scales); QLinearMatMul zero points match their scales", async () => {
     const q = await quantize(cls, "cls.qop.zp.onnx", "--calibration", dataset(cls, 4, 310), "--format", "qoperator");
     const convs = q.model.graph.nodes.filter((n) => n.op === "QLinearConv");
     expect(convs.length).toBeGreaterThan(40);
@@ -118,6 +127,9 @@ describe("quanta quantize --format qoperator", () => {
     expect(z!.constant!.shape).toEqual([]);
     expect(z!.constant!.elem).toBe("int8");
     for (const n of convs) expect(n.inputs[4]!.constant!.shape.length).toBe(1);
+    // QLinearMatMul: "scale and zero point must have same shape".
+    const mms = q.model.graph.nodes.filter((n) => n.op === "QLinearMatMul");
+    for (const n of mms) expect(n.inputs[5]!.constant!.shape).toEqual(n.inputs[4]!.constant!.shape);
   });
 
   it("is refused without calibration, with int16 activations and in dynamic mode", async () => {
@@ -282,5 +294,14 @@ describe("quanta quantize --int16-weights (mixed precision) and int4 convs", () 
     const bad = await cli("quantize", modelPath(cls), "-o", join(dir, "never.onnx"), "--mode", "weight-only", "--block-size", "48");
     expect(bad.code).toBe(2);
     expect(bad.err.join("\n")).toMatch(/--block-size must be a power of two/);
+    for (const [args, msg] of [
+      [["--weights", "fp16", "--block-size", "64"], /--block-size applies to integer weights/],
+      [["--weights", "int4", "--per-tensor"], /--per-tensor does not apply to --weights int4/],
+      [["--block-size", "64", "--per-tensor"], /--block-size and --per-tensor contradict/],
+    ] as const) {
+      const e = await cli("quantize", modelPath(cls), "-o", join(dir, "never.onnx"), "--mode", "weight-only", ...args);
+      expect(e.code).toBe(2);
+      expect(e.err.join("\n")).toMatch(msg);
+    }
   });
 });

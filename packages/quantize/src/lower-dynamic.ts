@@ -4,7 +4,7 @@ import { type Tensor, computeQParams, quantizeLinear, tensor } from "@quanta/ten
 import { Effect } from "effect";
 import { ANNOTATIONS, type Annotations, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
 import { lowerToOnnx } from "./lower-onnx.js";
-import { dropIfUnused, floatConst, isFloatValue, isOnnxDomain, rewriteNode, zeroPointConst } from "./lower-util.js";
+import { dropIfUnused, floatConst, isFloatValue, isOnnxDomain, rewriteNode, zeroPointConst, zeroPointName } from "./lower-util.js";
 import { weightRanges } from "./qparams.js";
 
 const FLOAT = 1; // TensorProto.FLOAT
@@ -24,6 +24,27 @@ interface Ctx {
   /** By graph (a subgraph gets its own: values it creates are not visible outside it). */
   readonly dq: Map<Graph, Map<Value, [Value, Value, Value]>>;
   readonly consts: Map<Graph, Map<string, Value>>;
+  /** Shared scalar weight zero points by graph, type and value. */
+  readonly zeros: Map<Graph, Map<string, Value>>;
+  /** Numbers the values this lowering adds. */
+  n: number;
+}
+
+/**
+ * Short numbered names for what the lowering adds (`a3` quantized activation, `as3`/`az3` its scale and
+ * zero point, `w5`/`ws5` weight and scale, `i7` int32 result, `f7` float, `m7` scale product, `r7`
+ * rescaled, `b7` reshaped bias) and unnamed nodes: onnxruntime-style names (`x_DynamicQuantizeLinear`,
+ * `x_quantized`, ...) repeat every tensor name several times per layer (PP-OCR cls: 6% of the file).
+ */
+const fresh = (ctx: Ctx, tag: string): string => `${tag}${ctx.n++}`;
+
+/** One scalar weight zero-point constant per graph, type and value. */
+function sharedZero(ctx: Ctx, g: Graph, dtype: Q8, z: number): Value {
+  const cache = cacheOf(ctx.zeros, g);
+  const k = `${dtype}:${z}`;
+  let v = cache.get(k);
+  if (!v) cache.set(k, (v = zeroPointConst(g, zeroPointName(dtype, z), dtype, [], [z])));
+  return v;
 }
 
 function cacheOf<K, V>(m: Map<Graph, Map<K, V>>, g: Graph): Map<K, V> {
@@ -37,25 +58,19 @@ function dynamicQuantize(ctx: Ctx, g: Graph, x: Value): [Value, Value, Value] {
   const cache = cacheOf(ctx.dq, g);
   const hit = cache.get(x);
   if (hit) return hit;
-  const n = g.addNode({
-    op: "DynamicQuantizeLinear",
-    name: g.uniqueName(`${x.name}_DynamicQuantizeLinear`),
-    inputs: [x],
-    outputs: [`${x.name}_quantized`, `${x.name}_scale`, `${x.name}_zero_point`],
-  });
+  const k = fresh(ctx, "");
+  // No value_info for the outputs (runtimes infer them): it would be a fifth of each node's bytes.
+  const n = g.addNode({ op: "DynamicQuantizeLinear", inputs: [x], outputs: [`a${k}`, `as${k}`, `az${k}`] });
   const r = n.outputs as [Value, Value, Value];
-  r[0].type = { elem: "uint8", ...(x.type?.shape ? { shape: x.type.shape } : {}) };
-  r[1].type = { elem: "float32", shape: [] };
-  r[2].type = { elem: "uint8", shape: [] };
   cache.set(x, r);
   return r;
 }
 
 const uniform = (z: Int32Array): boolean => z.every((v) => v === z[0]);
 
-/** The weight's zero point: a scalar when all channels share it, else per channel with `shape`. */
-function zeroPointValue(g: Graph, name: string, dtype: Q8, z: Int32Array, shape: readonly number[]): Value {
-  return uniform(z) ? zeroPointConst(g, name, dtype, [], [z[0]!]) : zeroPointConst(g, name, dtype, shape, z);
+/** The weight's zero point: a shared scalar when all channels share it, else per channel with `shape`. */
+function zeroPointValue(ctx: Ctx, g: Graph, dtype: Q8, z: Int32Array, shape: readonly number[]): Value {
+  return uniform(z) ? sharedZero(ctx, g, dtype, z[0]!) : zeroPointConst(g, fresh(ctx, "wz"), dtype, shape, z);
 }
 
 /** Transposes a 2-D 8-bit tensor. */
@@ -93,14 +108,14 @@ function uniformZeroPoint(w: Value, p: TensorQParams, ann: Annotations): IntWeig
  * The tail of every dynamic integer op: Cast(int32) * (a_scale * w_scale) [+ bias]. The float node
  * itself becomes the last Mul (or the bias Add), so its output value, name and consumers stay.
  */
-function rescale(node: Node, int32: Value, aScale: Value, wScale: Value, bias?: Value): void {
+function rescale(ctx: Ctx, node: Node, int32: Value, aScale: Value, wScale: Value, bias?: Value): void {
   const g = node.graph;
-  const base = node.outputs[0]!.name;
-  const cast = g.addNode({ op: "Cast", name: g.uniqueName(`${base}_Cast`), inputs: [int32], outputs: [`${base}_float`], attributes: { to: attr.int(FLOAT) } });
-  const s = g.addNode({ op: "Mul", name: g.uniqueName(`${base}_scale_Mul`), inputs: [aScale, wScale], outputs: [`${base}_scale`] });
+  const k = fresh(ctx, "");
+  const cast = g.addNode({ op: "Cast", inputs: [int32], outputs: [`f${k}`], attributes: { to: attr.int(FLOAT) } });
+  const s = g.addNode({ op: "Mul", inputs: [aScale, wScale], outputs: [`m${k}`] });
   const dropped = [...node.inputs];
   if (bias) {
-    const m = g.addNode({ op: "Mul", name: g.uniqueName(`${base}_Mul`), inputs: [cast.outputs[0]!, s.outputs[0]!], outputs: [`${base}_rescaled`] });
+    const m = g.addNode({ op: "Mul", inputs: [cast.outputs[0]!, s.outputs[0]!], outputs: [`r${k}`] });
     rewriteNode(node, { op: "Add", inputs: [m.outputs[0]!, bias] });
   } else rewriteNode(node, { op: "Mul", inputs: [cast.outputs[0]!, s.outputs[0]!] });
   for (const v of dropped) dropIfUnused(v);
@@ -118,11 +133,10 @@ function lowerMatMul(ctx: Ctx, node: Node, w: Value, qt: Tensor, p: TensorQParam
   if (!uniform(p.zeroPoint) && rank !== 2) return false;
   const [aq, as, az] = dynamicQuantize(ctx, g, a);
   const wq = weightConst(ctx, g, w, "", () => qt);
-  const wz = zeroPointValue(g, `${w.name}_zero_point`, qt.dtype as Q8, p.zeroPoint, [N]);
-  const ws = floatConst(g, `${w.name}_scale`, p.scale.length === 1 ? [] : [N], p.scale);
-  const base = y.name;
-  const mm = g.addNode({ op: "MatMulInteger", name: g.uniqueName(`${node.name || base}_MatMulInteger`), inputs: [aq, wq, az, wz], outputs: [`${base}_int32`] });
-  rescale(node, mm.outputs[0]!, as, ws);
+  const wz = zeroPointValue(ctx, g, qt.dtype as Q8, p.zeroPoint, [N]);
+  const ws = floatConst(g, fresh(ctx, "ws"), p.scale.length === 1 ? [] : [N], p.scale);
+  const mm = g.addNode({ op: "MatMulInteger", inputs: [aq, wq, az, wz], outputs: [fresh(ctx, "i")] });
+  rescale(ctx, node, mm.outputs[0]!, as, ws);
   return true;
 }
 
@@ -141,20 +155,19 @@ function lowerGemm(ctx: Ctx, node: Node, w: Value, qt: Tensor, p: TensorQParams)
   const N = qt.shape[chAxis]!;
   const [aq, as, az] = dynamicQuantize(ctx, g, a);
   const wq = weightConst(ctx, g, w, transB ? "_kn" : "", () => (transB ? transpose2d(qt) : qt));
-  const wz = zeroPointValue(g, `${w.name}_zero_point`, qt.dtype as Q8, p.zeroPoint, [N]);
-  const ws = floatConst(g, `${w.name}_scale`, p.scale.length === 1 ? [] : [N], alpha === 1 ? p.scale : p.scale.map((s) => Math.fround(s * alpha)));
-  const base = y.name;
-  const mm = g.addNode({ op: "MatMulInteger", name: g.uniqueName(`${node.name || base}_MatMulInteger`), inputs: [aq, wq, az, wz], outputs: [`${base}_int32`] });
+  const wz = zeroPointValue(ctx, g, qt.dtype as Q8, p.zeroPoint, [N]);
+  const ws = floatConst(g, fresh(ctx, "ws"), p.scale.length === 1 ? [] : [N], alpha === 1 ? p.scale : p.scale.map((s) => Math.fround(s * alpha)));
+  const mm = g.addNode({ op: "MatMulInteger", inputs: [aq, wq, az, wz], outputs: [fresh(ctx, "i")] });
   let bias: Value | undefined;
   if (c && beta !== 0) {
     bias = c;
     if (beta !== 1) {
       bias = c.constant?.elem === "float32"
         ? floatConst(g, `${c.name}_beta`, c.constant.shape, (c.constant.load().data as Float32Array).map((v) => Math.fround(v * beta)))
-        : g.addNode({ op: "Mul", name: g.uniqueName(`${base}_beta_Mul`), inputs: [c, floatConst(g, `${base}_beta`, [], [beta])], outputs: [`${base}_beta_c`] }).outputs[0]!;
+        : g.addNode({ op: "Mul", inputs: [c, floatConst(g, fresh(ctx, "beta"), [], [beta])], outputs: [fresh(ctx, "bc")] }).outputs[0]!;
     }
   }
-  rescale(node, mm.outputs[0]!, as, ws, bias);
+  rescale(ctx, node, mm.outputs[0]!, as, ws, bias);
   return true;
 }
 
@@ -180,12 +193,11 @@ function lowerConv(ctx: Ctx, node: Node, w: Value, qt: Tensor, p: TensorQParams,
   const ones = new Array<number>(rank - 2).fill(1);
   const [xq, xs, xz] = dynamicQuantize(ctx, g, x);
   const wq = weightConst(ctx, g, w, key, () => iw.q);
-  const wz = zeroPointConst(g, `${w.name}_zero_point`, qt.dtype as Q8, [], [iw.zeroPoint[0]!]);
-  const ws = floatConst(g, `${w.name}_scale`, iw.scale.length === 1 ? [] : [M, ...ones], iw.scale);
-  const base = y.name;
+  const wz = sharedZero(ctx, g, qt.dtype as Q8, iw.zeroPoint[0]!);
+  const ws = floatConst(g, fresh(ctx, "ws"), iw.scale.length === 1 ? [] : [M, ...ones], iw.scale);
   const attributes = new Map([...node.attributes].filter(([k]) => ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"].includes(k)));
-  const conv = g.addNode({ op: "ConvInteger", name: g.uniqueName(`${node.name || base}_ConvInteger`), inputs: [xq, wq, xz, wz], outputs: [`${base}_int32`], attributes });
-  rescale(node, conv.outputs[0]!, xs, ws, b ? floatConst(g, `${b.name}_reshaped`, [M, ...ones], b.constant!.load().data as Float32Array) : undefined);
+  const conv = g.addNode({ op: "ConvInteger", inputs: [xq, wq, xz, wz], outputs: [fresh(ctx, "i")], attributes });
+  rescale(ctx, node, conv.outputs[0]!, xs, ws, b ? floatConst(g, fresh(ctx, "b"), [M, ...ones], b.constant!.load().data as Float32Array) : undefined);
   return true;
 }
 
@@ -195,7 +207,7 @@ function weightConst(ctx: Ctx, g: Graph, w: Value, layout: string, make: () => T
   const k = `${w.name}\u0000${layout}`;
   let v = cache.get(k);
   if (!v) {
-    v = g.addConstant(`${w.name}_quantized${layout}`, constantOf(make()));
+    v = g.addConstant(fresh(ctx, "w"), constantOf(make()));
     cache.set(k, v);
   }
   return v;
@@ -210,7 +222,7 @@ function weightConst(ctx: Ctx, g: Graph, w: Value, layout: string, make: () => T
  * nodes that were not given an integer op, with the reason (and the QDQ lowering's warnings, node "").
  */
 export function lowerToDynamic(model: Model, annotations: Annotations, qparams: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>): { node: string; reason: string }[] {
-  const ctx: Ctx = { model, dq: new Map(), consts: new Map() };
+  const ctx: Ctx = { model, dq: new Map(), consts: new Map(), zeros: new Map(), n: 0 };
   const kept: { node: string; reason: string }[] = [];
   for (const [node, d] of annotations.nodes) {
     if (!d.quantized || !isOnnxDomain(node) || !node.graph.hasNode(node)) continue;

@@ -38,25 +38,39 @@ function dqOf(v: Value | null | undefined): Dq | undefined {
 }
 
 /**
- * The zero point of a DequantizeLinear as a value (QLinear ops need it). One left out is all zeros: a
- * scalar zero of its type, one per graph, serves every such weight (QLinearConv and QLinearMatMul take
- * a scalar zero point with per-channel scales; on PP-OCR cls a zero vector per conv was 2% of the file).
+ * The zero point of a DequantizeLinear as a value (QLinear ops need it). One left out is all zeros. A
+ * per-tensor one, or one read by QLinearConv (whose w_zero_point may be a scalar next to per-channel
+ * scales), is a scalar zero of its type shared per graph (on PP-OCR cls a zero vector per conv was 2%
+ * of the file); elsewhere (QLinearMatMul: "scale and zero point must have same shape") zeros shaped
+ * as the scale, one per scale value.
  */
-function zpOf(d: Dq & { dtype: Q8 }): Value {
+function zpOf(d: Dq & { dtype: Q8 }, scalarOk = false): Value {
   if (d.zpInput) return d.zpInput;
   const g = d.node.graph;
-  let byType = ZEROS.get(g);
-  if (!byType) ZEROS.set(g, (byType = new Map()));
-  let z = byType.get(d.dtype);
+  if (scalarOk || d.scale.constant!.shape.length === 0) {
+    let byType = ZEROS.get(g);
+    if (!byType) ZEROS.set(g, (byType = new Map()));
+    let z = byType.get(d.dtype);
+    if (!z || !g.initializers.includes(z)) {
+      // The QDQ lowering's shared activation zero point of that type and value, where there is one.
+      const name = zeroPointName(d.dtype, 0);
+      z = g.initializers.find((v) => v.name === name && v.constant!.elem === d.dtype && v.constant!.shape.length === 0) ?? zeroPointConst(g, name, d.dtype, [], [0]);
+      byType.set(d.dtype, z);
+    }
+    return z;
+  }
+  let z = SHAPED.get(d.scale);
   if (!z || !g.initializers.includes(z)) {
-    z = zeroPointConst(g, zeroPointName(d.dtype, 0), d.dtype, [], [0]);
-    byType.set(d.dtype, z);
+    z = zeroPointConst(g, `${d.scale.name}_zero_point`, d.dtype, d.scale.constant!.shape, d.zps);
+    SHAPED.set(d.scale, z);
   }
   return z;
 }
 
 /** Shared scalar zero constants of weights that left their zero points out, per graph and type. */
 const ZEROS = new WeakMap<Graph, Map<Q8, Value>>();
+/** Zero-point constants shaped as their scale, by scale value. */
+const SHAPED = new WeakMap<Value, Value>();
 
 /** A per-tensor 8-bit activation (or constant) parameter set. */
 const perTensor8 = (d: Dq | undefined): d is Dq & { dtype: Q8 } => !!d && d.dtype !== "int32" && d.scales.length === 1;
@@ -167,7 +181,7 @@ function conv(n: Node): boolean {
   if ((w.axis !== undefined && w.axis !== 0) || w.zps.some((z) => z !== w.zps[0])) return false;
   const b = biasOf(n.inputs[2], x.scales[0]!, w.scales, M);
   if (b === undefined) return false;
-  replace(n, out, { op: "QLinearConv", inputs: [x.q, x.scale, zpOf(x), w.q, w.scale, zpOf(w), out.scale, out.zp, ...(b ? [b] : [])], attributes: convAttrs(n) });
+  replace(n, out, { op: "QLinearConv", inputs: [x.q, x.scale, zpOf(x), w.q, w.scale, zpOf(w, true), out.scale, out.zp, ...(b ? [b] : [])], attributes: convAttrs(n) });
   return true;
 }
 
@@ -221,7 +235,7 @@ function gemm(n: Node, cache: Map<Value, Value>): boolean {
   const y4 = g.addNode({
     op: "QLinearConv",
     name: g.uniqueName(`${n.name || "gemm"}_QLinearConv`),
-    inputs: [x4, a.scale, zpOf(a), w4, w.scale, zpOf(w), out.scale, out.zp, ...(b ? [b] : [])],
+    inputs: [x4, a.scale, zpOf(a), w4, w.scale, zpOf(w, true), out.scale, out.zp, ...(b ? [b] : [])],
     outputs: [`${out.q.outputs[0]!.name}_4d`],
   }).outputs[0]!;
   replace(n, out, { op: "Squeeze", inputs: [y4, axes] });

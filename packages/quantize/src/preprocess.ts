@@ -200,15 +200,22 @@ const SHARE_INT_BYTES = 64;
 /**
  * Identical small initializers of a graph become one (as onnxruntime's constant sharing does): the
  * scalars of decomposed activations (PP-OCR's HardSwish: 3, 0, 6 and 6 again per layer), shapes and
- * axes. Scalars and integer tensors of up to 64 bytes; never a graph input or output, nor a value a
- * layer reads as a weight or bias (each layer's bias gets its own int32 scale). Returns how many
- * initializers were dropped.
+ * axes. Scalars and integer tensors of up to 64 bytes; never a graph input or output, a value a
+ * layer reads as a weight or bias (each layer's bias gets its own int32 scale), nor a float operand of
+ * a quantizable op (quantized with that node's spec). Returns how many initializers were dropped.
  */
 export function shareConstants(model: Model): number {
   // The weight/bias positions come from the ONNX op traits: other formats keep their constants.
   if (model.format !== "onnx") return 0;
   let dropped = 0;
-  const asParameter = (v: Value) => v.uses.some((u) => (traitsOf(onnxDialect, u.node.op, u.node.domain).weights ?? []).some((w) => w.input === u.index));
+  // A weight or bias position, or a float operand of a quantizable op (static mode quantizes it with
+  // that node's spec, and the lowering would point every reader at the dequantized copy: Clip bounds,
+  // Pow exponents, int16 and 8-bit nodes alike).
+  const asParameter = (v: Value) =>
+    v.uses.some((u) => {
+      const t = traitsOf(onnxDialect, u.node.op, u.node.domain);
+      return (t.weights ?? []).some((w) => w.input === u.index) || (v.constant!.elem === "float32" && t.quantizable && (t.activationInputs ?? []).includes(u.index));
+    });
   for (const g of model.allGraphs()) {
     const first = new Map<string, Value>();
     for (const v of [...g.initializers]) {

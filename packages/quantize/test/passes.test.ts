@@ -112,7 +112,7 @@ describe("promoteConstants", () => {
 });
 
 describe("shareConstants", () => {
-  it("merges identical scalars and small integer tensors, never weights, biases or graph outputs", () => {
+  it("merges identical scalars and small integer tensors, never weights, biases, quantizable operands or graph outputs", () => {
     const m = onnxModel();
     const g = m.graph;
     const x = g.addInput("X", { elem: "float32", shape: [1, 2, 4, 4] });
@@ -125,7 +125,12 @@ describe("shareConstants", () => {
     const six = k("six", 6);
     const c1 = g.addNode({ op: "Clip", inputs: [x, lo1, hi1], outputs: ["c1"] }).outputs[0]!;
     const c2 = g.addNode({ op: "Clip", inputs: [c1, lo2, hi2], outputs: ["c2"] }).outputs[0]!;
-    const d = g.addNode({ op: "Div", inputs: [c2, six], outputs: ["d"] }).outputs[0]!;
+    const dv = g.addNode({ op: "Div", inputs: [c2, six], outputs: ["dv"] }).outputs[0]!;
+    // Operands of quantizable ops (Add) are quantized with their node's spec in static mode: never shared.
+    const three1 = k("three1", 3);
+    const three2 = k("three2", 3);
+    const a1 = g.addNode({ op: "Add", inputs: [dv, three1], outputs: ["a1"] }).outputs[0]!;
+    const d = g.addNode({ op: "Add", inputs: [a1, three2], outputs: ["d"] }).outputs[0]!;
     // Two convs with equal biases: not scalars, and biases anyway.
     const w = (name: string, seed: number) => g.addConstant(name, constantOf(f32([2, 2, 1, 1], seed)));
     const b1 = g.addConstant("b1", constantOf(full([2], 0)));
@@ -154,7 +159,7 @@ describe("shareConstants", () => {
     validate(m);
     const names = new Set(g.initializers.map((v) => v.name));
     for (const gone of ["lo2", "hi2", "six", "shape2"]) expect(names.has(gone)).toBe(false);
-    for (const kept of ["lo1", "hi1", "b1", "b2", "s1", "s2", "shape1", "out6"]) expect(names.has(kept)).toBe(true);
+    for (const kept of ["lo1", "hi1", "b1", "b2", "s1", "s2", "shape1", "out6", "three1", "three2"]) expect(names.has(kept)).toBe(true);
     const got = cpuBackend().plan(m).run(feeds);
     for (const o of ["r1", "r2"]) same(want[o]!, got[o]!);
     expect(shareConstants(m)).toBe(0);

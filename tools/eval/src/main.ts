@@ -1,7 +1,7 @@
 // npm run eval [-- --size ci|full] [--models SUBSTR,...] [--presets ID,...] [--runtimes ort-node,ort-web,quanta-cpu]
 //              [--out DIR] [--docs] [--try JSON]... [--search] [--no-diagnose] [--write-models]
 //              [--render-only] (re-render the report from DIR/results.json)
-//              [--merge] (replace only the models run now in DIR/results.json)
+//              [--merge] (replace only the rows of the models and presets run now in DIR/results.json)
 //
 // Generates realistic data (espeak-ng speech through the models' own front ends, text rendered with
 // ImageMagick + DejaVu fonts with PaddleOCR's preprocessing), quantizes every model with every preset,
@@ -80,11 +80,13 @@ for (const task of tasks) {
     })),
   );
 }
-// --merge: keep the other models' rows of DIR/results.json (rerun a few models, report them all).
+// --merge: keep the other rows of DIR/results.json (rerun a few models or presets, report them all):
+// a rerun model's rows of the presets that ran (and its fp32 rows) are replaced, the rest kept.
 if (values.merge) {
   const ran = new Set(tasks.map((t) => t.model));
+  const ranPresets = new Set(["fp32", ...presets.map((p) => p.id)]);
   const earlier = resultsFromJson(readFileSync(join(out, "results.json"), "utf8"));
-  rows.push(...(earlier.rows as unknown as Row[]).filter((r) => !ran.has(r.model)));
+  rows.push(...(earlier.rows as unknown as Row[]).filter((r) => !ran.has(r.model) || !ranPresets.has(r.preset)));
 }
 const results = toResults(rows, size, sizes);
 await writeAll(results, out, values.docs ? join(root, "docs") : undefined);
