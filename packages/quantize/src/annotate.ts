@@ -113,9 +113,10 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           let axis = channelAxis(w, node, rank);
           if (weightSpec.granularity.kind === "block") {
             const along = blockAxis(node, v.constant.shape, axis);
+            if (along === undefined) weightSpec = FALLBACK_INT8;
             // Block-wise 8-bit weights need opset-21 DequantizeLinear: below that (the upgrade was
             // blocked) they keep one scale per channel rather than staying float.
-            if (along === undefined || (!nibbles(weightSpec) && !blocks21)) weightSpec = along === undefined ? FALLBACK_INT8 : { ...weightSpec, granularity: { kind: "axis" } };
+            else if (!nibbles(weightSpec) && !blocks21) weightSpec = { ...weightSpec, granularity: { kind: "axis" } };
             else axis = along;
           }
           if (weightSpec.granularity.kind === "axis" && weightSpec.granularity.axis !== undefined) axis = weightSpec.granularity.axis;
