@@ -510,6 +510,17 @@ describe("unary ops", () => {
     }
   });
 
+  it("HardSigmoid on float32 rounds after the product and after the sum (onnxruntime's x64 kernel, bit for bit)", () => {
+    const a = Math.fround(1 / 6);
+    const xs = Array.from({ length: 4001 }, (_, i) => Math.fround(-4 + i * 0.002));
+    const y = values(run("HardSigmoid", [f32(xs)], { alpha: attr.float(a), beta: attr.float(0.5) }));
+    xs.forEach((x, i) => {
+      expect(y[i], `HardSigmoid(${x})`).toBe(Math.min(Math.max(Math.fround(Math.fround(a * x) + 0.5), 0), 1));
+    });
+    // One rounding of a * x + 0.5 (what the kernel did before) differs in the last bit on many of these.
+    expect(xs.filter((x, i) => y[i] !== Math.fround(Math.min(Math.max(a * x + 0.5, 0), 1))).length).toBeGreaterThan(100);
+  });
+
   it("Shrink on integers, unsupported dtypes are reported at run time", () => {
     expect(values(run("Shrink", [intT("int8", [-5, -1, 0, 1, 5])], { lambd: attr.float(1.5), bias: attr.float(1) }))).toEqual([-4, 0, 0, 0, 4]);
     expect(() => run("Exp", [intT("int32", [1])])).toThrow(/Exp on int32/);

@@ -1,9 +1,10 @@
 import { Backend, Dataset, type ProgressEvent, progressTo } from "@quanta/core";
 import { type Model, type Node, type QuantaError, type Value, describe } from "@quanta/ir";
-import { ANNOTATIONS, type Int4Format, QDQ_SUFFIX, quantizationPipeline } from "@quanta/quantize";
+import { ANNOTATIONS, type Int4Format, quantizationPipeline } from "@quanta/quantize";
 import { PRESETS, type Scheme, spec, withChanges } from "@quanta/schemes";
 import type { Tensor } from "@quanta/tensor";
 import { Effect, Layer, Stream } from "effect";
+import { type QuantizedCopy, dequantizeCopy, quantizedCopies } from "./copies.js";
 import { listSamples } from "./dataset.js";
 import { UsageError } from "./errors.js";
 import { MetricAccumulator, type OutputMetrics } from "./metrics.js";
@@ -208,27 +209,35 @@ export function compareModels(ref: Model, cand: Model, backend: RunBackend, data
 
 /**
  * Runs both models on in-memory samples (iterated once, one at a time) and compares outputs and, with
- * `layers`, every intermediate float tensor present in both models (the candidate's dequantized copy
- * where there is one), worst first.
+ * `layers`, every intermediate float tensor present in both models (the candidate's quantized copy,
+ * dequantized, where there is one: `quantizedCopies`), worst first.
  */
 export function compareOnSamples(ref: Model, cand: Model, backend: RunBackend, samples: Iterable<Record<string, Tensor>>, options: { layers?: boolean } = {}): Comparison {
   const rp = backend.plan(ref);
   const cp = backend.plan(cand);
   const outs = new Map<string, MetricAccumulator>();
   const layers = new Map<string, MetricAccumulator>();
-  const run = (plan: ReturnType<RunBackend["plan"]>, feeds: Record<string, Tensor>, keep: boolean) => {
+  // The candidate's quantized tensors that stand for reference tensors are dequantized as they are seen.
+  const copies = quantizedCopies(ref, cand);
+  const byCandName = new Map([...copies.values()].map((c) => [c.name, c]));
+  const run = (plan: ReturnType<RunBackend["plan"]>, feeds: Record<string, Tensor>, keep: boolean, quantized: ReadonlyMap<string, QuantizedCopy>) => {
     const seen = new Map<string, Tensor>();
-    const r = (plan as unknown as { run(f: Record<string, Tensor>, o?: object): Record<string, Tensor> }).run(
-      feeds,
-      keep ? { observe: "all", onValue: (n: string, t: Tensor) => t.dtype === "float32" && seen.set(n, { ...t, data: (t.data as Float32Array).slice() }) } : {},
-    );
+    const onValue = (n: string, t: Tensor) => {
+      if (t.dtype === "float32") seen.set(n, { ...t, data: (t.data as Float32Array).slice() });
+      else {
+        const c = quantized.get(n);
+        const d = c ? dequantizeCopy(t, c) : undefined;
+        if (d) seen.set(n, d);
+      }
+    };
+    const r = (plan as unknown as { run(f: Record<string, Tensor>, o?: object): Record<string, Tensor> }).run(feeds, keep ? { observe: "all", onValue } : {});
     return { out: r, seen };
   };
   let count = 0;
   for (const feeds of samples) {
     count++;
-    const a = run(rp, feeds, !!options.layers);
-    const b = run(cp, feeds, !!options.layers);
+    const a = run(rp, feeds, !!options.layers, new Map());
+    const b = run(cp, feeds, !!options.layers, byCandName);
     for (const [name, t] of Object.entries(a.out)) {
       const c = b.out[name];
       if (!c) continue;
@@ -238,7 +247,8 @@ export function compareOnSamples(ref: Model, cand: Model, backend: RunBackend, s
     }
     if (options.layers) {
       for (const [name, t] of a.seen) {
-        const c = b.seen.get(`${name}${QDQ_SUFFIX.dequantized}`) ?? b.seen.get(`${name}_dequantized`) ?? b.seen.get(name);
+        const copy = copies.get(name);
+        const c = (copy !== undefined ? b.seen.get(copy.name) : undefined) ?? b.seen.get(name);
         if (!c || c.data.length !== t.data.length) continue;
         let m = layers.get(name);
         if (!m) layers.set(name, (m = new MetricAccumulator()));

@@ -4,12 +4,12 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cpuBackend } from "@quanta/backend-cpu";
-import type { Model } from "@quanta/ir";
+import { Model, constantOf } from "@quanta/ir";
 import { exampleInputs, modelPath } from "@quanta/models";
 import { readOnnxFile } from "@quanta/onnx/node";
-import type { Tensor } from "@quanta/tensor";
+import { type Tensor, tensor } from "@quanta/tensor";
 import { afterAll, describe, expect, it } from "vitest";
-import { encodeNpy, main } from "../src/index.js";
+import { compareOnSamples, encodeNpy, main, quantizedCopies } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "quanta-qmodes-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,16 +105,38 @@ describe("quanta quantize --mode dynamic", () => {
 });
 
 describe("quanta quantize --format qoperator", () => {
-  it("writes QLinear operators with Q at the entry and DQ at the exit, as accurate as QDQ", async () => {
+  it("writes QLinear operators with Q at the entry and DQ at the exit, the QDQ form's integer arithmetic", async () => {
     const data = dataset(cls, 8);
     const q = await quantize(cls, "cls.qop.onnx", "--calibration", data, "--format", "qoperator");
     const d = await quantize(cls, "cls.qdq.onnx", "--calibration", data);
-    expect(ops(q.model)).toMatchObject({ QLinearConv: 53, QLinearMatMul: 1, QLinearAdd: 26, QLinearMul: 27, QLinearGlobalAveragePool: 10 });
+    // (preprocessing fuses the 18 HardSwish layers written as Add, Clip, Mul, Div: 8 Adds are left)
+    expect(ops(q.model)).toMatchObject({ QLinearConv: 53, QLinearMatMul: 1, QLinearAdd: 8, QLinearMul: 27, QLinearGlobalAveragePool: 10 });
     expect(ops(q.model).Conv).toBeUndefined();
     expect(ops(q.model).QuantizeLinear).toBeLessThan(ops(d.model).QuantizeLinear! / 4);
     expect(q.bytes).toBeLessThan(d.bytes);
-    // same integer arithmetic as the QDQ form on our backend (measured: equal to 0.01 dB)
-    expect(Math.abs(q.summary.outputs[0]!.sqnr - d.summary.outputs[0]!.sqnr)).toBeLessThan(0.5);
+    // onnxruntime fuses the QDQ form into the same integer ops (the quantize package's QOperator test
+    // compares both there); our backend runs the QDQ form in float, so the first conv's quantized output
+    // matches the QLinearConv's but for rounding ties: at most one level, on a few elements.
+    const qop = q.model.graph.nodes.find((n) => n.op === "QLinearConv" && n.name === "p2o.Conv.0")!.outputs[0]!.name;
+    const conv = d.model.graph.nodes.find((n) => n.op === "Conv" && n.name === "p2o.Conv.0")!;
+    const qdq = conv.outputs[0]!.uses.find((u) => u.node.op === "QuantizeLinear")!.node.outputs[0]!.name;
+    const levels = (m: Model, name: string) => {
+      let t: Uint8Array | undefined;
+      // (copied: the plan reuses its buffers)
+      (cpuBackend().plan(m) as unknown as { run(f: object, o: object): unknown }).run(exampleInputs(cls, 1), { observe: "all", onValue: (n: string, v: Tensor) => n === name && (t = (v.data as Uint8Array).slice()) });
+      return t!;
+    };
+    const [a, b] = [levels(q.model, qop), levels(d.model, qdq)];
+    let differ = 0;
+    for (let i = 0; i < a.length; i++) {
+      expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1);
+      if (a[i] !== b[i]) differ++;
+    }
+    expect(differ).toBeLessThanOrEqual(a.length / 1000);
+    // A flipped level spreads through this classifier's squeeze-excitation blocks (measured on these
+    // samples: 19.7 dB QOperator vs 22.6 dB QDQ on our backend), so the outputs are only held to a floor.
+    expect(q.summary.outputs[0]!.sqnr).toBeGreaterThan(15);
+    expect(d.summary.outputs[0]!.sqnr).toBeGreaterThan(15);
   });
 
   it("gives conv weights without zero points one shared scalar zero (QLinearConv takes it with per-channel scales); QLinearMatMul zero points match their scales", async () => {
@@ -192,6 +214,61 @@ describe("quanta compare", () => {
     // The first text row names the worst layer's node.
     expect(rows[0]).toContain(`${r.layers[0]!.node} (${r.layers[0]!.op})`);
   }, 120_000);
+});
+
+describe("quanta compare on a QOperator model", () => {
+  it("compares the QLinear ops' outputs (dequantized), named after the float model's nodes", async () => {
+    const cal = dataset(cls, 4);
+    const target = join(dir, "cls.compare.qop.onnx");
+    expect((await cli("quantize", modelPath(cls), "-o", target, "--calibration", cal, "--format", "qoperator")).code).toBe(0);
+    const json = await cli("compare", modelPath(cls), target, "--data", dataset(cls, 2, 50), "--json");
+    const r = JSON.parse(json.out.at(-1)!) as { layers: { name: string; node: string; op: string; sqnr: number }[] };
+    // Every conv is a QLinearConv now: its output (after the Relu it absorbed, if any) is still compared,
+    // with finite error (the float model's tensor against the dequantized integer one).
+    // (a conv is reported under its own output, or under its BatchNormalization's or Relu's that it took in:
+    // 53 convs, measured 10 + 29 + 15 rows; before, only the tensors leaving the integer part were compared)
+    const convs = r.layers.filter((l) => l.op === "Conv" || l.op === "BatchNormalization" || l.op === "Relu");
+    expect(convs.length).toBeGreaterThanOrEqual(53);
+    expect(r.layers.length).toBeGreaterThan(100);
+    expect(convs.every((l) => Number.isFinite(l.sqnr) && l.sqnr > 0)).toBe(true);
+    expect(r.layers.some((l) => l.op === "Relu")).toBe(true);
+    const ref = readOnnxFile(modelPath(cls));
+    const q = readOnnxFile(target);
+    const copies = quantizedCopies(ref, q);
+    // The first conv's quantized output stands for the float model's first hardswish input.
+    const c0 = q.graph.nodes.find((n) => n.op === "QLinearConv" && n.name === "p2o.Conv.0")!;
+    expect(copies.get("batch_norm_0.tmp_3")?.name).toBe(c0.outputs[0]!.name);
+    expect(copies.get("batch_norm_0.tmp_3")?.scale).toBe((c0.inputs[6]!.constant!.load().data as Float32Array)[0]);
+  }, 120_000);
+});
+
+describe("compareOnSamples", () => {
+  it("compares a quantized activation through its DequantizeLinear copy, found by structure (any tool's names)", () => {
+    // REF: X -> Relu (r) -> Neg (Y). CAND: the same with r quantized by onnxruntime-style Q/DQ names.
+    const build = (qdq: boolean) => {
+      const m = new Model("onnx");
+      m.irVersion = 8n;
+      m.opsets = [{ domain: "", version: 13 }];
+      const g = m.graph;
+      const x = g.addInput("X", { elem: "float32", shape: [64] });
+      let r = g.addNode({ op: "Relu", name: "relu", inputs: [x], outputs: ["r"] }).outputs[0]!;
+      if (qdq) {
+        const s = g.addConstant("r_scale", constantOf(tensor("float32", [], Float32Array.of(0.1))));
+        const z = g.addConstant("r_zero_point", constantOf(tensor("uint8", [], Uint8Array.of(0))));
+        const q = g.addNode({ op: "QuantizeLinear", name: "r_QuantizeLinear", inputs: [r, s, z], outputs: ["r_QuantizeLinear_Output"] }).outputs[0]!;
+        r = g.addNode({ op: "DequantizeLinear", name: "r_DequantizeLinear", inputs: [q, s, z], outputs: ["r_DequantizeLinear_Output"] }).outputs[0]!;
+      }
+      g.addOutput(g.addNode({ op: "Neg", name: "neg", inputs: [r], outputs: ["Y"] }).outputs[0]!);
+      return m;
+    };
+    const xs = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 3);
+    const c = compareOnSamples(build(false), build(true), { name: "cpu", plan: (m) => cpuBackend().plan(m) }, [{ X: tensor("float32", [64], xs) }], { layers: true });
+    const r = c.layers.find((l) => l.name === "r")!;
+    // The layer's own rounding counts (0.1 steps on values up to 3: ~35 dB), not the float value before Q (exact).
+    expect(r.sqnr).toBeGreaterThan(25);
+    expect(r.sqnr).toBeLessThan(45);
+    expect(c.layers.find((l) => l.name === "Y")!.sqnr).toBeCloseTo(r.sqnr, 6);
+  });
 });
 
 describe("quanta quantize --mode weight-only --calibration (bias correction)", () => {

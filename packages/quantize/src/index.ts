@@ -1,9 +1,9 @@
 export * from "./keys.js";
-export { FOLDABLE, foldConstants, preprocess, promoteConstants, foldBatchNorm } from "./preprocess.js";
+export { FOLDABLE, foldConstants, preprocess, promoteConstants, foldBatchNorm, fuseHardSwish, shareConstants, dropDefaultAttributes } from "./preprocess.js";
 export { annotate, annotatePass } from "./annotate.js";
 export { calibrate, CalibrationError } from "./calibrate.js";
 export { NonFiniteWeight, qparams, quantizeWeight, weightRanges } from "./qparams.js";
-export { QDQ_SUFFIX, lowerOnnx, lowerToOnnx, type Int4Format } from "./lower-onnx.js";
+export { lowerOnnx, lowerToOnnx, type Int4Format } from "./lower-onnx.js";
 export { lowerDynamic, lowerToDynamic } from "./lower-dynamic.js";
 export { lowerQOperator, lowerToQOperator } from "./lower-qoperator.js";
 export { lowerFloat, lowerFloatTargets, upgradePass, usesFloat8, usesFloatTargets, FloatLoweringError } from "./lower-float.js";

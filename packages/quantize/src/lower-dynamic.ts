@@ -4,7 +4,7 @@ import { type Tensor, computeQParams, quantizeLinear, tensor } from "@quanta/ten
 import { Effect } from "effect";
 import { ANNOTATIONS, type Annotations, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
 import { lowerToOnnx } from "./lower-onnx.js";
-import { dropIfUnused, floatConst, isFloatValue, isOnnxDomain, rewriteNode, zeroPointConst, zeroPointName } from "./lower-util.js";
+import { dropIfUnused, floatConst, isFloatValue, isOnnxDomain, rewriteNode, sharedZeroPoint, zeroPointConst } from "./lower-util.js";
 import { weightRanges } from "./qparams.js";
 
 const FLOAT = 1; // TensorProto.FLOAT
@@ -24,8 +24,6 @@ interface Ctx {
   /** By graph (a subgraph gets its own: values it creates are not visible outside it). */
   readonly dq: Map<Graph, Map<Value, [Value, Value, Value]>>;
   readonly consts: Map<Graph, Map<string, Value>>;
-  /** Shared scalar weight zero points by graph, type and value. */
-  readonly zeros: Map<Graph, Map<string, Value>>;
   /** Numbers the values this lowering adds. */
   n: number;
 }
@@ -37,15 +35,6 @@ interface Ctx {
  * `x_quantized`, ...) repeat every tensor name several times per layer (PP-OCR cls: 6% of the file).
  */
 const fresh = (ctx: Ctx, tag: string): string => `${tag}${ctx.n++}`;
-
-/** One scalar weight zero-point constant per graph, type and value. */
-function sharedZero(ctx: Ctx, g: Graph, dtype: Q8, z: number): Value {
-  const cache = cacheOf(ctx.zeros, g);
-  const k = `${dtype}:${z}`;
-  let v = cache.get(k);
-  if (!v) cache.set(k, (v = zeroPointConst(g, zeroPointName(dtype, z), dtype, [], [z])));
-  return v;
-}
 
 function cacheOf<K, V>(m: Map<Graph, Map<K, V>>, g: Graph): Map<K, V> {
   let c = m.get(g);
@@ -70,7 +59,7 @@ const uniform = (z: Int32Array): boolean => z.every((v) => v === z[0]);
 
 /** The weight's zero point: a shared scalar when all channels share it, else per channel with `shape`. */
 function zeroPointValue(ctx: Ctx, g: Graph, dtype: Q8, z: Int32Array, shape: readonly number[]): Value {
-  return uniform(z) ? sharedZero(ctx, g, dtype, z[0]!) : zeroPointConst(g, fresh(ctx, "wz"), dtype, shape, z);
+  return uniform(z) ? sharedZeroPoint(g, dtype, z[0]!) : zeroPointConst(g, fresh(ctx, "wz"), dtype, shape, z);
 }
 
 /** Transposes a 2-D 8-bit tensor. */
@@ -193,7 +182,7 @@ function lowerConv(ctx: Ctx, node: Node, w: Value, qt: Tensor, p: TensorQParams,
   const ones = new Array<number>(rank - 2).fill(1);
   const [xq, xs, xz] = dynamicQuantize(ctx, g, x);
   const wq = weightConst(ctx, g, w, key, () => iw.q);
-  const wz = sharedZero(ctx, g, qt.dtype as Q8, iw.zeroPoint[0]!);
+  const wz = sharedZeroPoint(g, qt.dtype as Q8, iw.zeroPoint[0]!);
   const ws = floatConst(g, fresh(ctx, "ws"), iw.scale.length === 1 ? [] : [M, ...ones], iw.scale);
   const attributes = new Map([...node.attributes].filter(([k]) => ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"].includes(k)));
   const conv = g.addNode({ op: "ConvInteger", inputs: [xq, wq, xz, wz], outputs: [fresh(ctx, "i")], attributes });
@@ -222,7 +211,7 @@ function weightConst(ctx: Ctx, g: Graph, w: Value, layout: string, make: () => T
  * nodes that were not given an integer op, with the reason (and the QDQ lowering's warnings, node "").
  */
 export function lowerToDynamic(model: Model, annotations: Annotations, qparams: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>): { node: string; reason: string }[] {
-  const ctx: Ctx = { model, dq: new Map(), consts: new Map(), zeros: new Map(), n: 0 };
+  const ctx: Ctx = { model, dq: new Map(), consts: new Map(), n: 0 };
   const kept: { node: string; reason: string }[] = [];
   for (const [node, d] of annotations.nodes) {
     if (!d.quantized || !isOnnxDomain(node) || !node.graph.hasNode(node)) continue;

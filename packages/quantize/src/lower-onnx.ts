@@ -1,9 +1,9 @@
 import type { Pass } from "@quanta/core";
 import { type Graph, type Model, type Node, type Value, attr, constantOf } from "@quanta/ir";
-import { type Storage, type Tensor, tensor } from "@quanta/tensor";
+import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
-import { zeroPointName } from "./lower-util.js";
+import { type ZeroPointDType, sharedZeroPoint, zeroPointTensor } from "./lower-util.js";
 
 export type Int4Format = "matmulnbits" | "qdq";
 
@@ -20,30 +20,6 @@ function ensureMsOpset(model: Model): void {
   if (model.opset(MS) === undefined) model.opsets = [...model.opsets, { domain: MS, version: 1 }];
 }
 
-/** Zero-point storage of a quantized dtype. */
-function zeroPointTensor(dtype: TensorQParams["dtype"], shape: readonly number[], zp: Int32Array): Tensor {
-  switch (dtype) {
-    case "int8":
-      return tensor("int8", shape, Int8Array.from(zp));
-    case "uint8":
-      return tensor("uint8", shape, Uint8Array.from(zp));
-    case "int16":
-      return tensor("int16", shape, Int16Array.from(zp));
-    case "uint16":
-      return tensor("uint16", shape, Uint16Array.from(zp));
-    case "int32":
-      return tensor("int32", shape, Int32Array.from(zp));
-    case "int4":
-    case "uint4": {
-      const packed = new Uint8Array(Math.ceil(zp.length / 2));
-      for (let i = 0; i < zp.length; i++) packed[i >> 1]! |= (zp[i]! & 0xf) << ((i & 1) * 4);
-      return tensor(dtype, shape, packed as Storage<typeof dtype>);
-    }
-    default:
-      throw new Error(`no zero point for ${dtype}`);
-  }
-}
-
 /** Shape of the scale/zero-point tensors: [] per tensor, [C] per axis, the weight shape with the block axis shrunk for blocks. */
 function paramShape(p: TensorQParams, valueShape: readonly number[]): number[] {
   if (p.axis === undefined) return [];
@@ -52,31 +28,19 @@ function paramShape(p: TensorQParams, valueShape: readonly number[]): number[] {
 }
 
 /**
- * Names of the values the QDQ lowering adds. The dequantized activation a layer reads is `<name>_dq`
- * (what `quanta compare` matches with the float model's `<name>`); quantized values, scales, zero points
- * and dequantized weights get short numbered names (`q12`, `s12`, `z12`, `d12`: a weight's noise counts
- * as its layer's own loss in `quanta compare`), and the Q/DQ nodes none: on small models
- * (PP-OCR cls, 0.58 MB) onnxruntime-style names (x_quantized, x_zero_point, x_QuantizeLinear...) weighed
- * a fifth of the file, each long tensor name repeated ten times per quantized edge.
+ * Names of the values the QDQ lowering adds: short numbered names (`q12`, `s12`, `z12`, `d12` for the
+ * quantized value, scale, zero point and dequantized copy, of a weight or an activation alike) and
+ * unnamed Q/DQ nodes, numbered in one lowering run (deterministic: the annotations' order). The float
+ * value a QuantizeLinear reads keeps its name, so `quanta compare` finds its quantized copy by
+ * structure. On small models (PP-OCR cls, 0.58 MB) onnxruntime-style names (x_quantized, x_zero_point,
+ * x_QuantizeLinear...) weighed a fifth of the file, each long tensor name repeated ten times per
+ * quantized edge.
  */
-export const QDQ_SUFFIX = { dequantized: "_dq" } as const;
-
-/** Numbered names for one lowering run (deterministic: the annotations' order). */
 class Names {
   private n = 0;
-  private readonly zeroPoints = new Map<Graph, Map<string, Value>>();
   next(): { q: string; s: string; z: string; d: string } {
     const k = this.n++;
     return { q: `q${k}`, s: `s${k}`, z: `z${k}`, d: `d${k}` };
-  }
-  /** One scalar zero-point constant per graph, type and value, shared by every activation Q/DQ pair that uses it. */
-  zeroPoint(g: Graph, dtype: TensorQParams["dtype"], z: number): Value {
-    let byKey = this.zeroPoints.get(g);
-    if (!byKey) this.zeroPoints.set(g, (byKey = new Map()));
-    const key = `${dtype}:${z}`;
-    let v = byKey.get(key);
-    if (!v) byKey.set(key, (v = g.addConstant(zeroPointName(dtype, z), constantOf(zeroPointTensor(dtype, [], Int32Array.of(z))))));
-    return v;
   }
 }
 
@@ -86,7 +50,7 @@ function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape
   const ps = paramShape(p, shape);
   const sc = g.addConstant(ids.s, constantOf(tensor("float32", ps, Float32Array.from(p.scale))));
   // A constant's zero point only sets the value 0 maps to (its type is the data's): all zeros, it is left out (the default).
-  const zp = p.zeroPoint.every((z) => z === 0) ? null : g.addConstant(ids.z, constantOf(zeroPointTensor(p.dtype, ps, p.zeroPoint)));
+  const zp = p.zeroPoint.every((z) => z === 0) ? null : g.addConstant(ids.z, constantOf(zeroPointTensor(p.dtype as ZeroPointDType, ps, p.zeroPoint)));
   const attributes: Record<string, ReturnType<typeof attr.int>> = {};
   if (p.axis !== undefined) attributes.axis = attr.int(p.axis);
   if (p.blockSize !== undefined) attributes.block_size = attr.int(p.blockSize);
@@ -113,10 +77,10 @@ function lowerActivation(model: Model, v: Value, p: TensorQParams, names: Names)
   if (domain) ensureMsOpset(model);
   const id = names.next();
   const sc = g.addConstant(id.s, constantOf(tensor("float32", [], Float32Array.of(p.scale[0]!))));
-  const zp = names.zeroPoint(g, p.dtype, p.zeroPoint[0]!);
+  const zp = sharedZeroPoint(g, p.dtype as ZeroPointDType, p.zeroPoint[0]!);
   const q = g.insertOnEdge(v, { op: "QuantizeLinear", domain, name: "", inputs: [v, sc, zp], outputs: [id.q], keepOutputs: true });
   const qOut = q.outputs[0]!;
-  g.insertOnEdge(qOut, { op: "DequantizeLinear", domain, name: "", inputs: [qOut, sc, zp], outputs: [`${v.name}${QDQ_SUFFIX.dequantized}`], keepOutputs: true });
+  g.insertOnEdge(qOut, { op: "DequantizeLinear", domain, name: "", inputs: [qOut, sc, zp], outputs: [id.d], keepOutputs: true });
 }
 
 /** Removes a constant nobody reads any more. */

@@ -4,7 +4,7 @@ import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, type Annotations, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
 import { lowerToOnnx } from "./lower-onnx.js";
-import { MS, constValues, dropIfUnused, ensureMsOpset, int64Const, isOnnxDomain, rewriteNode, zeroPointConst, zeroPointName } from "./lower-util.js";
+import { MS, constValues, dropIfUnused, ensureMsOpset, int64Const, isOnnxDomain, rewriteNode, sharedZeroPoint, zeroPointConst } from "./lower-util.js";
 
 type Q8 = "int8" | "uint8";
 const RANGE: Record<Q8, [number, number]> = { int8: [-128, 127], uint8: [0, 255] };
@@ -47,18 +47,8 @@ function dqOf(v: Value | null | undefined): Dq | undefined {
 function zpOf(d: Dq & { dtype: Q8 }, scalarOk = false): Value {
   if (d.zpInput) return d.zpInput;
   const g = d.node.graph;
-  if (scalarOk || d.scale.constant!.shape.length === 0) {
-    let byType = ZEROS.get(g);
-    if (!byType) ZEROS.set(g, (byType = new Map()));
-    let z = byType.get(d.dtype);
-    if (!z || !g.initializers.includes(z)) {
-      // The QDQ lowering's shared activation zero point of that type and value, where there is one.
-      const name = zeroPointName(d.dtype, 0);
-      z = g.initializers.find((v) => v.name === name && v.constant!.elem === d.dtype && v.constant!.shape.length === 0) ?? zeroPointConst(g, name, d.dtype, [], [0]);
-      byType.set(d.dtype, z);
-    }
-    return z;
-  }
+  // The QDQ lowering's shared activation zero point of that type, where there is one.
+  if (scalarOk || d.scale.constant!.shape.length === 0) return sharedZeroPoint(g, d.dtype, 0);
   let z = SHAPED.get(d.scale);
   if (!z || !g.initializers.includes(z)) {
     z = zeroPointConst(g, `${d.scale.name}_zero_point`, d.dtype, d.scale.constant!.shape, d.zps);
@@ -67,8 +57,6 @@ function zpOf(d: Dq & { dtype: Q8 }, scalarOk = false): Value {
   return z;
 }
 
-/** Shared scalar zero constants of weights that left their zero points out, per graph and type. */
-const ZEROS = new WeakMap<Graph, Map<Q8, Value>>();
 /** Zero-point constants shaped as their scale, by scale value. */
 const SHAPED = new WeakMap<Value, Value>();
 

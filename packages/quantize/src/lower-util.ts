@@ -1,6 +1,6 @@
 // Small graph helpers shared by the dynamic, QOperator and float lowerings.
 import { type Graph, type Model, type Node, type Value, constantOf } from "@quanta/ir";
-import { type Tensor, tensor } from "@quanta/tensor";
+import { type Storage, type Tensor, tensor } from "@quanta/tensor";
 
 export const MS = "com.microsoft";
 
@@ -24,11 +24,65 @@ export function zeroPointName(dtype: string, z: number): string {
   return `z${t}_${z < 0 ? `m${-z}` : z}`;
 }
 
-/** An 8-bit or int32 zero-point constant. */
-export function zeroPointConst(g: Graph, name: string, dtype: "int8" | "uint8" | "int32", shape: readonly number[], zp: ArrayLike<number>): Value {
-  const t: Tensor =
-    dtype === "int8" ? tensor("int8", shape, Int8Array.from(zp)) : dtype === "uint8" ? tensor("uint8", shape, Uint8Array.from(zp)) : tensor("int32", shape, Int32Array.from(zp));
-  return g.addConstant(name, constantOf(t));
+/** The integer types a zero point can have. */
+export type ZeroPointDType = "int8" | "uint8" | "int16" | "uint16" | "int32" | "int4" | "uint4";
+
+/** Zero-point storage of a quantized dtype (4-bit values packed two per byte, low nibble first). */
+export function zeroPointTensor(dtype: ZeroPointDType, shape: readonly number[], zp: ArrayLike<number>): Tensor {
+  switch (dtype) {
+    case "int8":
+      return tensor("int8", shape, Int8Array.from(zp));
+    case "uint8":
+      return tensor("uint8", shape, Uint8Array.from(zp));
+    case "int16":
+      return tensor("int16", shape, Int16Array.from(zp));
+    case "uint16":
+      return tensor("uint16", shape, Uint16Array.from(zp));
+    case "int32":
+      return tensor("int32", shape, Int32Array.from(zp));
+    case "int4":
+    case "uint4": {
+      const packed = new Uint8Array(Math.ceil(zp.length / 2));
+      for (let i = 0; i < zp.length; i++) packed[i >> 1]! |= (zp[i]! & 0xf) << ((i & 1) * 4);
+      return tensor(dtype, shape, packed as Storage<typeof dtype>);
+    }
+    default:
+      throw new Error(`no zero point for ${dtype as string}`);
+  }
+}
+
+/** A zero-point constant. */
+export function zeroPointConst(g: Graph, name: string, dtype: ZeroPointDType, shape: readonly number[], zp: ArrayLike<number>): Value {
+  return g.addConstant(name, constantOf(zeroPointTensor(dtype, shape, zp)));
+}
+
+/** Is `v` a scalar constant of type `dtype` holding `z`? */
+function holdsScalar(v: Value, dtype: ZeroPointDType, z: number): boolean {
+  const c = v.constant;
+  if (!c || c.elem !== dtype || c.shape.length !== 0) return false;
+  const d = c.load().data as ArrayLike<number>;
+  const x = dtype === "int4" ? ((d[0]! & 0xf) ^ 8) - 8 : dtype === "uint4" ? d[0]! & 0xf : d[0]!;
+  return x === z;
+}
+
+const SHARED_ZEROS = new WeakMap<Graph, Map<string, Value>>();
+
+/**
+ * The graph's one scalar zero-point constant of a type and value (`zu8_128`, `zi8_0`...), shared by
+ * every reader in every lowering (QDQ activation pairs, QLinearConv weights, dynamic weights): one
+ * made earlier, or found under its name, is reused.
+ */
+export function sharedZeroPoint(g: Graph, dtype: ZeroPointDType, z: number): Value {
+  let byKey = SHARED_ZEROS.get(g);
+  if (!byKey) SHARED_ZEROS.set(g, (byKey = new Map()));
+  const key = `${dtype}:${z}`;
+  const known = byKey.get(key);
+  if (known && g.value(known.name, false) === known) return known;
+  const name = zeroPointName(dtype, z);
+  const found = g.value(name, false);
+  const v = found && g.initializers.includes(found) && !g.inputs.includes(found) && holdsScalar(found, dtype, z) ? found : zeroPointConst(g, name, dtype, [], [z]);
+  byKey.set(key, v);
+  return v;
 }
 
 /** Replaces a node's inputs by `inputs` (keeping use lists exact). */

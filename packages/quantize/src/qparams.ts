@@ -191,21 +191,24 @@ function transposeGemm(v: Value, t: Tensor<"float32">, node: import("@quanta/ir"
 }
 
 /**
- * A bias as int32 with zero point 0 and scale s_input * s_weight[c] (one weight scale, or one per
- * channel), as onnxruntime's QLinearConv/QDQ Conv read it; undefined when a value does not fit int32
- * or a scale is 0.
+ * A bias as int32 with zero point 0 and scale s_input * s_weight[c], as onnxruntime's QLinearConv/QDQ
+ * Conv read it: one scale when the weight has one (a per-tensor bias needs no per-channel copy of
+ * it), else one per channel; undefined when a value does not fit int32 or a scale is 0.
  */
 export function int32Bias(b: Float32Array, inputScale: number, weightScale: Float32Array): { qparams: TensorQParams; quantized: Tensor } | undefined {
   const n = b.length;
-  const scale = new Float32Array(n);
+  const perChannel = weightScale.length !== 1;
+  const scale = new Float32Array(perChannel ? n : 1);
+  for (let c = 0; c < scale.length; c++) scale[c] = Math.fround(inputScale * weightScale[c]!);
   const q = new Int32Array(n);
   for (let c = 0; c < n; c++) {
-    scale[c] = Math.fround(inputScale * weightScale[weightScale.length === 1 ? 0 : c]!);
-    const x = roundHalfEven(Math.fround(b[c]! / scale[c]!));
-    if (!Number.isFinite(x) || Math.abs(x) > INT32_MAX || scale[c] === 0) return undefined;
+    const s = scale[perChannel ? c : 0]!;
+    const x = roundHalfEven(Math.fround(b[c]! / s));
+    if (!Number.isFinite(x) || Math.abs(x) > INT32_MAX || s === 0) return undefined;
     q[c] = x;
   }
-  return { qparams: { dtype: "int32", scale, zeroPoint: new Int32Array(n), axis: 0 }, quantized: tensor("int32", [n], q) };
+  const qparams: TensorQParams = perChannel ? { dtype: "int32", scale, zeroPoint: new Int32Array(n), axis: 0 } : { dtype: "int32", scale, zeroPoint: new Int32Array(1) };
+  return { qparams, quantized: tensor("int32", [n], q) };
 }
 
 /** A quantized weight dequantized (what a DequantizeLinear of it gives). */

@@ -1,7 +1,7 @@
 import { cpuBackend } from "@quanta/backend-cpu";
 import { MissingRequirement, type PassContext, PassData, pipeline } from "@quanta/core";
 import { Model, type Node, type Value, attr, constantOf, onnxDialect, validate } from "@quanta/ir";
-import { prng } from "@quanta/models";
+import { modelPath, prng } from "@quanta/models";
 import { PRESETS, spec, withChanges } from "@quanta/schemes";
 import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
@@ -10,9 +10,12 @@ import { annotate, annotatePass } from "../src/annotate.js";
 import { CalibrationError, calibrate } from "../src/calibrate.js";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type Ranges } from "../src/keys.js";
 import { lowerOnnx } from "../src/lower-onnx.js";
-import { foldBatchNorm, foldConstants, preprocess, promoteConstants, shareConstants } from "../src/preprocess.js";
+import { dropDefaultAttributes, foldBatchNorm, foldConstants, fuseHardSwish, preprocess, promoteConstants, shareConstants } from "../src/preprocess.js";
 import { qparams } from "../src/qparams.js";
-import { quantize, servicesFor } from "./helpers.js";
+import { sharedZeroPoint } from "../src/lower-util.js";
+import { quantize, runOrt, servicesFor } from "./helpers.js";
+import { readOnnx, writeOnnx } from "@quanta/onnx";
+import { readFileSync } from "node:fs";
 
 const rand = (n: number, seed: number, lo = -1, hi = 1) => {
   const r = prng(seed);
@@ -108,6 +111,177 @@ describe("promoteConstants", () => {
     expect(promoteConstants(m)).toBe(0);
     // The initializers keep the Constant nodes' output names (no "_1" copies).
     expect(g.initializers.map((v) => v.name).sort()).toEqual(["k1", "k2", "k3"]);
+  });
+});
+
+describe("fuseHardSwish", () => {
+  // x * relu6(x + 3) / 6 in the three orders exporters write it. x is a Conv's output with scalar
+  // constants, or (mul-sixth) the rank-4 graph input with [1]-shaped ones (fused: x's rank is known).
+  function hardSwishNet(variant: "mul-div" | "div-mul" | "mul-sixth") {
+    const m = onnxModel();
+    const g = m.graph;
+    const input = g.addInput("X", { elem: "float32", shape: [2, 3, 4, 4] });
+    const one = variant === "mul-sixth" ? [1] : [];
+    const k = (name: string, v: number, shape: number[] = []) => konst(m, name, tensor("float32", shape, Float32Array.of(v)));
+    const y0 = variant === "mul-sixth" ? input : g.addNode({ op: "Conv", name: "conv", inputs: [input, konst(m, "W", f32([3, 3, 1, 1], 5)), konst(m, "B", f32([3], 6))], outputs: ["c"] }).outputs[0]!;
+    const a = g.addNode({ op: "Add", name: "add", inputs: [y0, k("three", 3, one)], outputs: ["a"] }).outputs[0]!;
+    const r = g.addNode({ op: "Clip", name: "clip", inputs: [a, k("lo", 0), k("hi", 6)], outputs: ["r"] }).outputs[0]!;
+    let y: Value;
+    if (variant === "div-mul") {
+      const d = g.addNode({ op: "Div", name: "div", inputs: [r, k("six", 6)], outputs: ["d"] }).outputs[0]!;
+      y = g.addNode({ op: "Mul", name: "mul", inputs: [d, y0], outputs: ["hswish"] }).outputs[0]!;
+    } else {
+      const p = g.addNode({ op: "Mul", name: "mul", inputs: [y0, r], outputs: ["p"] }).outputs[0]!;
+      y =
+        variant === "mul-div"
+          ? g.addNode({ op: "Div", name: "div", inputs: [p, k("six", 6)], outputs: ["hswish"] }).outputs[0]!
+          : g.addNode({ op: "Mul", name: "scale", inputs: [k("sixth", Math.fround(1 / 6), one), p], outputs: ["hswish"] }).outputs[0]!;
+    }
+    g.addOutput(y);
+    return m;
+  }
+
+  for (const variant of ["mul-div", "div-mul", "mul-sixth"] as const) {
+    it(`${variant}: Add, Clip(0, 6), Mul, Div become Mul(x, HardSigmoid(x; 1/6, 0.5)) with the same outputs in onnxruntime and the CPU backend`, async () => {
+      const m = hardSwishNet(variant);
+      // Inputs across the knees at -3 and 3.
+      const feeds = [{ X: f32([2, 3, 4, 4], 7, -8, 8) }];
+      const want = cpuBackend().plan(m).run(feeds[0]!);
+      const wantOrt = await runOrt(writeOnnx(m), feeds);
+      expect(fuseHardSwish(m)).toBe(1);
+      validate(m);
+      const g = m.graph;
+      const x = variant === "mul-sixth" ? "X" : "c";
+      expect(g.nodes.map((n) => n.op)).toEqual([...(x === "c" ? ["Conv"] : []), "HardSigmoid", "Mul"]);
+      const [hs, mul] = g.nodes.slice(-2) as [Node, Node];
+      expect(hs.name).toBe("clip");
+      expect(hs.inputs[0]!.name).toBe(x);
+      expect(hs.float("alpha")).toBe(Math.fround(1 / 6));
+      expect(hs.float("beta")).toBe(0.5);
+      // The node that produced the result keeps its name (what compare reports and --exclude takes).
+      expect(mul.name).toBe({ "mul-div": "div", "div-mul": "mul", "mul-sixth": "scale" }[variant]);
+      expect(mul.inputs.map((v) => v!.name)).toEqual([x, hs.outputs[0]!.name]);
+      // The result keeps its value: name and graph-output role.
+      expect(mul.outputs[0]!.name).toBe("hswish");
+      expect(g.outputs.map((v) => v.name)).toEqual(["hswish"]);
+      // The decomposition's constants are gone (the weights stay).
+      expect(g.initializers.map((v) => v.name).sort()).toEqual(x === "c" ? ["B", "W"] : []);
+      same(want.hswish!, cpuBackend().plan(m).run(feeds[0]!).hswish!, 1e-6);
+      const gotOrt = await runOrt(writeOnnx(m), feeds);
+      const a = wantOrt[0]!.hswish!.data;
+      const b = gotOrt[0]!.hswish!.data;
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a[i]!)));
+    });
+  }
+
+  it("leaves look-alikes alone: other constants, an intermediate read elsewhere or a graph output, Mul by another value, 6 / p, a [1] constant on a value of unknown rank", () => {
+    const set = (m: Model, name: string, v: number, shape: number[] = []) => {
+      m.graph.initializers.find((x) => x.name === name)!.constant = constantOf(tensor("float32", shape, Float32Array.of(v)));
+    };
+    const cases: ((m: Model) => void)[] = [
+      (m) => set(m, "three", 2),
+      (m) => set(m, "hi", 5),
+      (m) => set(m, "lo", -1),
+      (m) => set(m, "six", 5),
+      // Would broadcast a scalar x to [1]: the conv output has no recorded rank.
+      (m) => set(m, "three", 3, [1]),
+      (m) => {
+        const div = m.graph.nodes.find((n) => n.name === "div")!;
+        const [p, six] = [div.inputs[0]!, div.inputs[1]!];
+        div.setInput(0, six);
+        div.setInput(1, p);
+      },
+      (m) => m.graph.addOutput(m.graph.value("r")!),
+      (m) => m.graph.addNode({ op: "Relu", name: "other", inputs: [m.graph.value("p")!], outputs: ["side"] }),
+      (m) => {
+        const mul = m.graph.nodes.find((n) => n.name === "mul")!;
+        mul.setInput(0, m.graph.inputs[0]!);
+      },
+    ];
+    for (const change of cases) {
+      const m = hardSwishNet("mul-div");
+      change(m);
+      const before = m.graph.nodes.map((n) => n.op);
+      expect(fuseHardSwish(m)).toBe(0);
+      expect(m.graph.nodes.map((n) => n.op)).toEqual(before);
+    }
+  });
+
+  it("runs in preprocess: PP-OCR cls's 18 decomposed HardSwish layers are fused", async () => {
+    const m = readOnnx(readFileSync(modelPath("ocr/ch_ppocr_mobile_v2.0_cls_infer")));
+    const adds = m.graph.nodes.filter((n) => n.op === "Add").length;
+    const r = await Effect.runPromise(pipeline([preprocess]).pipe(Effect.flatMap((p) => p.run(m)), Effect.provide(servicesFor([]))));
+    expect(r.model.graph.nodes.filter((n) => n.op === "Clip").length).toBe(0);
+    expect(r.model.graph.nodes.filter((n) => n.op === "Div").length).toBe(0);
+    expect(r.model.graph.nodes.filter((n) => n.op === "HardSigmoid").length).toBe(9 + 18);
+    expect(r.model.graph.nodes.filter((n) => n.op === "Add").length).toBe(adds - 18);
+  });
+});
+
+describe("sharedZeroPoint", () => {
+  it("gives one scalar per graph, type and value; never reuses a same-named value of other content", () => {
+    const m = onnxModel();
+    const g = m.graph;
+    // A model value that happens to have the name the helper would pick, holding something else.
+    konst(m, "zu8_0", tensor("uint8", [], Uint8Array.of(7)));
+    const a = sharedZeroPoint(g, "uint8", 0);
+    expect(a.name).not.toBe("zu8_0");
+    expect(Array.from(a.constant!.load().data as Uint8Array)).toEqual([0]);
+    expect(sharedZeroPoint(g, "uint8", 0)).toBe(a);
+    const b = sharedZeroPoint(g, "int8", -3);
+    expect(b.name).toBe("zi8_m3");
+    expect(b.constant!.shape).toEqual([]);
+    expect(sharedZeroPoint(g, "int8", -3)).toBe(b);
+    // One already there with the right content (another lowering's) is taken as it is.
+    const c = konst(m, "zu4_8", tensor("uint4", [], Uint8Array.of(8)));
+    expect(sharedZeroPoint(g, "uint4", 8)).toBe(c);
+    expect(sharedZeroPoint(g, "int4", -8).constant!.load().data).toEqual(Uint8Array.of(8));
+    expect(g.initializers.length).toBe(5);
+  });
+});
+
+describe("dropDefaultAttributes", () => {
+  it("drops conv and pool attributes that state the ONNX default, keeps the rest; outputs unchanged", async () => {
+    const m = onnxModel();
+    const g = m.graph;
+    const x = g.addInput("X", { elem: "float32", shape: [1, 2, 6, 6] });
+    const c1 = g.addNode({
+      op: "Conv",
+      name: "c1",
+      inputs: [x, konst(m, "W1", f32([2, 2, 3, 3], 1))],
+      outputs: ["c1"],
+      attributes: { dilations: attr.ints([1, 1]), strides: attr.ints([1, 1]), pads: attr.ints([0, 0, 0, 0]), group: attr.int(1), kernel_shape: attr.ints([3, 3]), auto_pad: attr.string("NOTSET") },
+    }).outputs[0]!;
+    const c2 = g.addNode({
+      op: "Conv",
+      name: "c2",
+      inputs: [c1, konst(m, "W2", f32([2, 1, 3, 3], 2))],
+      outputs: ["c2"],
+      attributes: { dilations: attr.ints([1, 1]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), group: attr.int(2) },
+    }).outputs[0]!;
+    const p = g.addNode({ op: "MaxPool", name: "p", inputs: [c2], outputs: ["p"], attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([1, 1]), pads: attr.ints([0, 0, 0, 0]), ceil_mode: attr.int(0), storage_order: attr.int(0) } }).outputs[0]!;
+    const ct = g.addNode({
+      op: "ConvTranspose",
+      name: "ct",
+      inputs: [p, konst(m, "W3", f32([2, 2, 2, 2], 4))],
+      outputs: ["ct"],
+      attributes: { strides: attr.ints([2, 2]), output_padding: attr.ints([0, 0]), dilations: attr.ints([1, 1]), group: attr.int(1) },
+    }).outputs[0]!;
+    const ap = g.addNode({ op: "AveragePool", name: "ap", inputs: [ct], outputs: ["ap"], attributes: { kernel_shape: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), count_include_pad: attr.int(0), ceil_mode: attr.int(1), auto_pad: attr.string("NOTSET") } }).outputs[0]!;
+    g.addOutput(ap);
+    const feeds = [{ X: f32([1, 2, 6, 6], 3) }];
+    const want = await runOrt(writeOnnx(m), feeds);
+    const wantCpu = cpuBackend().plan(m).run(feeds[0]!).ap!;
+    expect(dropDefaultAttributes(m)).toBe(5 + 1 + 4 + 3 + 2);
+    const keys = (n: string) => [...g.nodes.find((x) => x.name === n)!.attributes.keys()].sort();
+    expect(keys("c1")).toEqual(["kernel_shape"]);
+    expect(keys("c2")).toEqual(["group", "pads", "strides"]);
+    expect(keys("p")).toEqual(["kernel_shape"]);
+    expect(keys("ct")).toEqual(["strides"]);
+    expect(keys("ap")).toEqual(["ceil_mode", "kernel_shape", "pads"]);
+    const got = await runOrt(writeOnnx(m), feeds);
+    expect(Array.from(got[0]!.ap!.data)).toEqual(Array.from(want[0]!.ap!.data));
+    same(wantCpu, cpuBackend().plan(m).run(feeds[0]!).ap!);
   });
 });
 
@@ -401,6 +575,19 @@ describe("qparams (onnxruntime formulas)", () => {
     const { params, quantized, v } = run(m, PRESETS.int8Static(), { X: [0, 255], Y: [-1, 1] });
     expect(Array.from(params.get(v("B"))!.scale)).toEqual([1, 1]);
     expect(Array.from(quantized.get(v("B"))!.data as Int32Array)).toEqual([2, -4]);
+  });
+
+  it("per-tensor weights: the bias has one scale s_in * s_w and no axis (not one copy per channel)", () => {
+    const { m } = convNet();
+    const b = m.graph.value("B")!.constant!.load().data as Float32Array;
+    const scheme = { ...PRESETS.int8Static(), weights: spec({ dtype: "int8", symmetric: true, narrowRange: true, granularity: { kind: "tensor" } }) };
+    const { params, quantized, v } = run(m, scheme, { X: [-1, 2], r: [0, 4], X2: [-1, 1], A: [-1, 5] });
+    const s = Math.fround(params.get(v("X"))!.scale[0]! * params.get(v("W"))!.scale[0]!);
+    const p = params.get(v("B"))!;
+    expect(Array.from(p.scale)).toEqual([s]);
+    expect(Array.from(p.zeroPoint)).toEqual([0]);
+    expect(p.axis).toBeUndefined();
+    expect(Array.from(quantized.get(v("B"))!.data as Int32Array)).toEqual(Array.from(b, (x) => rne(Math.fround(x / s))));
   });
 
   it("a bias that does not fit int32 raises the weight scale (as onnxruntime does) and stays exact", () => {

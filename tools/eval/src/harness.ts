@@ -3,7 +3,7 @@
 import { cpuBackend } from "@quanta/backend-cpu";
 import { type QuantizeOptions, compareOnSamples, schemeFor } from "@quanta/cli";
 import { Backend, Dataset, silentProgress } from "@quanta/core";
-import { type Model, type Node, constantOf } from "@quanta/ir";
+import { type Model, type Node, attr, constantOf } from "@quanta/ir";
 import { readOnnx, writeOnnx } from "@quanta/onnx";
 import { ANNOTATIONS, quantizationPipeline } from "@quanta/quantize";
 import { type Tensor, dequantizeLinear } from "@quanta/tensor";
@@ -349,6 +349,8 @@ export async function weightSensitivity(fp32: Uint8Array, quantized: Model, samp
       if (old?.constant && old.uses.length === 0 && m.graph.initializers.includes(old)) m.graph.removeValue(old);
     };
     swap(f, 1, `${n.name}_wq`, w);
+    // The quantizer stores a Gemm's weight as [K, N] (transB 0): the swapped-in weight has that layout.
+    if (n.op === "Gemm") f.attributes.set("transB", attr.int(n.int("transB", 0)));
     // The corrected bias: a float constant (weight-only), or the constant of the Add after a MatMul.
     const b = n.inputs[2];
     if (b?.constant && b.constant.elem === "float32") swap(f, 2, `${n.name}_bq`, b.constant.load());

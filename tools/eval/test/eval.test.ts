@@ -20,9 +20,6 @@ const KNOWN: Record<string, string> = {
   // a16w8 with 16 int16 weights: 21.3 dB with 12 calibration pages (full size, docs/eval.md); CI calibrates on 3
   // pages (det's calibration runs every tensor through Quanta's CPU backend) and gets ~13 dB. IoU target met.
   "ocr/ch_PP-OCRv4_det_infer|static-int8|sqnr": "3 calibration pages at CI size (21.3 dB with 12 at full size); IoU target met",
-  // 124K int8 weights are 21.4% of the 579 KB fp32 file; int32 biases, the float graph and ~150 QDQ pairs add
-  // 15% (targets.ts LIMITS). The QOperator and weight-only presets meet the size target per tensor (their fixes).
-  "ocr/ch_ppocr_mobile_v2.0_cls_infer|static-int8|sizeRatio": "a 579 KB model: QDQ pairs, int32 biases and the graph weigh 15% next to 21.4% of int8 weights (LIMITS)",
 };
 
 const tasks = [...audioTasks(), ...ocrTasks()];
