@@ -219,8 +219,8 @@ export function compareOnSamples(ref: Model, cand: Model, backend: RunBackend, s
   const layers = new Map<string, MetricAccumulator>();
   // The candidate's quantized tensors that stand for reference tensors are dequantized as they are seen.
   const copies = quantizedCopies(ref, cand);
-  const byCandName = new Map([...copies.values()].map((c) => [c.name, c]));
-  const run = (plan: ReturnType<RunBackend["plan"]>, feeds: Record<string, Tensor>, keep: boolean, quantized: ReadonlyMap<string, QuantizedCopy>) => {
+  const byCandName = new Map([...copies.values()].filter((c) => c.kind === "quantized").map((c) => [c.name, c]));
+  const run = (plan: ReturnType<RunBackend["plan"]>, feeds: Record<string, Tensor>, keep: boolean, quantized: ReadonlyMap<string, QuantizedCopy & { kind: "quantized" }>) => {
     const seen = new Map<string, Tensor>();
     const onValue = (n: string, t: Tensor) => {
       if (t.dtype === "float32") seen.set(n, { ...t, data: (t.data as Float32Array).slice() });
@@ -247,9 +247,10 @@ export function compareOnSamples(ref: Model, cand: Model, backend: RunBackend, s
     }
     if (options.layers) {
       for (const [name, t] of a.seen) {
+        // A tensor the candidate holds quantized is compared through its copy only (never the float value before it).
         const copy = copies.get(name);
-        const c = (copy !== undefined ? b.seen.get(copy.name) : undefined) ?? b.seen.get(name);
-        if (!c || c.data.length !== t.data.length) continue;
+        const c = copy !== undefined ? b.seen.get(copy.name) : b.seen.get(name);
+        if (!c || c.data.length !== t.data.length || c.shape.length !== t.shape.length || c.shape.some((d, i) => d !== t.shape[i])) continue;
         let m = layers.get(name);
         if (!m) layers.set(name, (m = new MetricAccumulator()));
         m.add(t, c);

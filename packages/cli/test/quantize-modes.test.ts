@@ -237,9 +237,42 @@ describe("quanta compare on a QOperator model", () => {
     const copies = quantizedCopies(ref, q);
     // The first conv's quantized output stands for the float model's first hardswish input.
     const c0 = q.graph.nodes.find((n) => n.op === "QLinearConv" && n.name === "p2o.Conv.0")!;
-    expect(copies.get("batch_norm_0.tmp_3")?.name).toBe(c0.outputs[0]!.name);
-    expect(copies.get("batch_norm_0.tmp_3")?.scale).toBe((c0.inputs[6]!.constant!.load().data as Float32Array)[0]);
+    expect(copies.get("batch_norm_0.tmp_3")).toEqual({
+      kind: "quantized",
+      name: c0.outputs[0]!.name,
+      scale: (c0.inputs[6]!.constant!.load().data as Float32Array)[0],
+      zeroPoint: (c0.inputs[7]!.constant!.load().data as Uint8Array)[0],
+    });
+    // Not the float conv's output before its folded BatchNormalization: that tensor has no copy.
+    expect(copies.has("conv2d_53.tmp_0")).toBe(false);
   }, 120_000);
+});
+
+describe("quantizedCopies", () => {
+  it("follows onnxruntime's QOperator names (`_quant` nodes) and leaves ops that do not replace the float one alone", () => {
+    const net = (quantized: boolean) => {
+      const m = new Model("onnx");
+      m.irVersion = 8n;
+      m.opsets = [{ domain: "", version: 13 }, ...(quantized ? [{ domain: "com.microsoft", version: 1 }] : [])];
+      const g = m.graph;
+      const x = g.addInput("X", { elem: "float32", shape: [8] });
+      const k = (name: string, t: Tensor) => g.addConstant(name, constantOf(t));
+      let s: import("@quanta/ir").Value;
+      if (quantized) {
+        const [xs, xz, ys, yz] = [k("xs", tensor("float32", [], Float32Array.of(0.05))), k("xz", tensor("uint8", [], Uint8Array.of(128))), k("ys", tensor("float32", [], Float32Array.of(1 / 256))), k("yz", tensor("uint8", [], Uint8Array.of(0)))];
+        const xq = g.addNode({ op: "QuantizeLinear", name: "X_QuantizeLinear", inputs: [x, xs, xz], outputs: ["X_quantized"] }).outputs[0]!;
+        const sq = g.addNode({ op: "QLinearSigmoid", domain: "com.microsoft", name: "sig_quant", inputs: [xq, xs, xz, ys, yz], outputs: ["S_quantized"] }).outputs[0]!;
+        s = g.addNode({ op: "DequantizeLinear", name: "S_DequantizeLinear", inputs: [sq, ys, yz], outputs: ["S_dq"] }).outputs[0]!;
+      } else s = g.addNode({ op: "Sigmoid", name: "sig", inputs: [x], outputs: ["S"] }).outputs[0]!;
+      // A node of the same name that computes something else: never matched.
+      g.addOutput(g.addNode({ op: quantized ? "QLinearSigmoid" : "Tanh", domain: quantized ? "com.microsoft" : "", name: "tanh", inputs: [s], outputs: [quantized ? "T_quantized" : "T"] }).outputs[0]!);
+      return m;
+    };
+    const c = quantizedCopies(net(false), net(true));
+    expect(c.get("S")).toEqual({ kind: "quantized", name: "S_quantized", scale: 1 / 256, zeroPoint: 0 });
+    expect(c.get("X")).toEqual({ kind: "quantized", name: "X_quantized", scale: Math.fround(0.05), zeroPoint: 128 });
+    expect(c.has("T")).toBe(false);
+  });
 });
 
 describe("compareOnSamples", () => {
@@ -263,6 +296,7 @@ describe("compareOnSamples", () => {
     };
     const xs = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 3);
     const c = compareOnSamples(build(false), build(true), { name: "cpu", plan: (m) => cpuBackend().plan(m) }, [{ X: tensor("float32", [64], xs) }], { layers: true });
+    expect(quantizedCopies(build(false), build(true)).get("r")).toEqual({ kind: "float", name: "r_DequantizeLinear_Output" });
     const r = c.layers.find((l) => l.name === "r")!;
     // The layer's own rounding counts (0.1 steps on values up to 3: ~35 dB), not the float value before Q (exact).
     expect(r.sqnr).toBeGreaterThan(25);
