@@ -32,7 +32,8 @@ usage:
                  [--per-channel|--per-tensor] [--block-size N] [--format qdq|qoperator]
                  [--method mse|minmax|ema|percentile|entropy] [--int4-format matmulnbits|qdq]
                  [--exclude PATTERN]... [--int16-weights PATTERN]...
-                 [--int16-activations PATTERN]... [--no-bias-correction] [--json]
+                 [--int8-weights PATTERN]... [--int16-activations PATTERN]...
+                 [--no-bias-correction] [--json]
                                          static int8 QDQ with --calibration (default), else
                                          weight-only; --mode dynamic: DynamicQuantizeLinear +
                                          MatMulInteger/ConvInteger; --format qoperator: QLinear*
@@ -45,6 +46,8 @@ usage:
                                          its rounded weights (weight-only mode too);
                                          --int16-weights / --int16-activations: those layers'
                                          weights / activations int16 (mixed precision);
+                                         --int8-weights: those layers' weights int8 per
+                                         channel under --weights int4/uint4;
                                          --block-size N: int4 blocks (default 32), or int8
                                          weights with a scale per N weights (weight-only)
   quanta compare REF CAND --data DIR [--layers N] [--json]
@@ -275,6 +278,7 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       "int4-format": { type: "string" },
       exclude: { type: "string", multiple: true },
       "int16-weights": { type: "string", multiple: true },
+      "int8-weights": { type: "string", multiple: true },
       "int16-activations": { type: "string", multiple: true },
       "no-bias-correction": { type: "boolean" },
       backend: { type: "string" },
@@ -300,6 +304,7 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       int4Format: yield* oneOf(values["int4-format"], "int4-format", ["matmulnbits", "qdq"] as const, "matmulnbits"),
       exclude: (values.exclude as string[] | undefined) ?? [],
       int16Weights: (values["int16-weights"] as string[] | undefined) ?? [],
+      int8Weights: (values["int8-weights"] as string[] | undefined) ?? [],
       int16Activations: (values["int16-activations"] as string[] | undefined) ?? [],
       biasCorrection: !values["no-bias-correction"],
     };

@@ -28,6 +28,11 @@ export interface QuantizeOptions {
    */
   readonly int16Weights?: readonly string[];
   /**
+   * Mixed precision, int4/uint4 weights: nodes (names, op types or globs) whose weights stay int8 per
+   * channel instead of 4-bit blocks.
+   */
+  readonly int8Weights?: readonly string[];
+  /**
    * Mixed precision: nodes whose activations (inputs and output) are quantized to int16 (symmetric)
    * instead of the scheme's 8-bit type (static mode). With `--format qoperator` those nodes stay in QDQ
    * form (QLinear operators have no int16 form) and the rest become QLinear operators.
@@ -62,6 +67,7 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     // float16 needs no calibration (a --calibration folder only measures the result); float8 activations do.
     s = o.weights === "fp16" ? PRESETS.fp16() : o.mode === "static" ? PRESETS.fp8e4m3() : fp8WeightOnly();
     if (o.int16Weights?.length) throw new UsageError(`--int16-weights applies to integer weights, not --weights ${o.weights}`);
+    if (o.int8Weights?.length) throw new UsageError(`--int8-weights applies to --weights int4 or uint4, not --weights ${o.weights}`);
     if (o.int16Activations?.length) throw new UsageError(`--int16-activations applies to static integer schemes, not --weights ${o.weights}`);
     return withChanges(s, { exclude: o.exclude });
   }
@@ -88,8 +94,14 @@ export function schemeFor(o: QuantizeOptions): Scheme {
   }
   if (!o.perChannel && s.weights.granularity.kind === "axis") s = { ...s, weights: { ...s.weights, granularity: { kind: "tensor" } } };
   if (o.int16Weights?.length && o.mode === "dynamic") throw new UsageError("--int16-weights needs --mode static or weight-only: MatMulInteger and ConvInteger take 8-bit weights only");
+  if (o.int8Weights?.length && o.weights !== "int4" && o.weights !== "uint4") throw new UsageError(`--int8-weights keeps chosen layers at int8 under --weights int4 or uint4; with --weights ${o.weights} every layer is 8-bit already`);
   if (o.int16Activations?.length && o.mode !== "static") throw new UsageError("--int16-activations needs static mode (--calibration DIR): other modes leave activations float or quantize them at run time");
-  return withChanges(s, { exclude: o.exclude, ...(o.int16Weights?.length ? { int16Weights: o.int16Weights } : {}), ...(o.int16Activations?.length ? { int16Activations: o.int16Activations } : {}) });
+  return withChanges(s, {
+    exclude: o.exclude,
+    ...(o.int16Weights?.length ? { int16Weights: o.int16Weights } : {}),
+    ...(o.int8Weights?.length ? { int8Weights: o.int8Weights } : {}),
+    ...(o.int16Activations?.length ? { int16Activations: o.int16Activations } : {}),
+  });
 }
 
 const backendLayer = (b: RunBackend) => Layer.succeed(Backend, { name: b.name, plan: (m: Model) => b.plan(m) });

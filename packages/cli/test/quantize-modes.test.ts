@@ -372,6 +372,30 @@ describe("quanta quantize --int16-weights (mixed precision) and int4 convs", () 
     expect(ops(q.model).MatMulNBits).toBe(1);
   });
 
+  it("--int8-weights PATTERN keeps the matching layers' weights int8 per channel under int4 (MatMul too); 8-bit schemes refuse it", async () => {
+    const all4 = await quantize(cls, "cls.w4.all.onnx", "--weights", "int4");
+    const q = await quantize(cls, "cls.w4.some8.onnx", "--weights", "int4", "--int8-weights", "p2o.Conv.8", "--int8-weights", "MatMul");
+    const weightOf = (m: Model, name: string) => m.graph.nodes.find((n) => n.name === name)!.inputs[1]!.producer!;
+    // p2o.Conv.8 is a 1x1 conv with 24 input channels: int4 blocks by default.
+    const kept = weightOf(q.model, "p2o.Conv.8");
+    expect(kept.op).toBe("DequantizeLinear");
+    expect(kept.inputs[0]!.constant!.elem).toBe("int8");
+    expect(kept.attributes.has("block_size")).toBe(false);
+    expect(kept.inputs[1]!.constant!.shape).toEqual([kept.inputs[0]!.constant!.shape[0]]); // one scale per output channel
+    expect(weightOf(all4.model, "p2o.Conv.8").inputs[0]!.constant!.elem).toBe("int4");
+    // By op type: the MatMul is no longer MatMulNBits but int8 behind DequantizeLinear.
+    expect(ops(q.model).MatMulNBits).toBeUndefined();
+    expect(weightOf(q.model, "p2o.MatMul.0").inputs[0]!.constant!.elem).toBe("int8");
+    // The other 1x1 convs with 16+ input channels stay int4 blocks (fewer stay int8 per channel anyway).
+    expect(weightOf(q.model, "p2o.Conv.11").inputs[0]!.constant!.elem).toBe("int4");
+    expect(q.bytes).toBeGreaterThan(all4.bytes);
+    for (const args of [["--mode", "weight-only"], ["--weights", "fp16"]]) {
+      const r = await cli("quantize", modelPath(cls), "-o", join(dir, "x8.onnx"), ...args, "--int8-weights", "p2o.Conv.1");
+      expect(r.code).toBe(2);
+      expect(r.err[0]).toMatch(/--int8-weights/);
+    }
+  });
+
   it("--block-size N with int8 weights (weight-only): a scale per N weights along the reduction axis, opset 21; other modes refuse it", async () => {
     const pc = await quantize(cls, "cls.w8.pc.onnx", "--mode", "weight-only");
     const q = await quantize(cls, "cls.w8.b32.onnx", "--mode", "weight-only", "--block-size", "32");

@@ -56,6 +56,8 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
   const nodes = new Map<Node, { quantized: boolean; reason?: string }>();
   const excluded = excluder(scheme.exclude);
   const widened = excluder(scheme.int16Weights ?? []);
+  // Nodes of a 4-bit scheme that keep int8 weights (int16 wins where a node is in both lists).
+  const kept8 = excluder(scheme.int8Weights ?? []);
   // The int16 weight spec of mixed precision: symmetric per channel (a block-wise scheme's nodes too).
   const int16Spec = (s: QuantSpec): QuantSpec =>
     INTEGER_WEIGHTS.has(s.dtype) ? Object.freeze({ ...s, dtype: "int16" as const, symmetric: true, narrowRange: true, reduceRange: false, granularity: s.granularity.kind === "block" ? { kind: "axis" as const } : s.granularity }) : s;
@@ -103,7 +105,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           continue;
         }
       }
-      const nodeSpec = widened(node) ? int16Spec(scheme.weights) : scheme.weights;
+      const nodeSpec = widened(node) ? int16Spec(scheme.weights) : nibbles(scheme.weights) && kept8(node) ? FALLBACK_INT8 : scheme.weights;
       for (const w of weights) {
         const v = node.inputs[w.input];
         if (!v?.constant || v.constant.elem !== "float32") continue;

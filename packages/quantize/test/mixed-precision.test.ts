@@ -96,6 +96,25 @@ describe("mixed precision: int16 weights or activations on chosen nodes", async 
     expect(Number.isFinite(sqnr(ref, await runOrt(q.bytes, samples)))).toBe(true);
   });
 
+  it("int4 with int8Weights: those nodes keep int8 per channel, int16 wins where a node is in both lists, 8-bit schemes ignore it; the file runs in onnxruntime", async () => {
+    const all4 = await run(PRESETS.weightOnlyInt4(32, "int4"));
+    const some8 = await run(withChanges(PRESETS.weightOnlyInt4(32, "int4"), { int8Weights: ["p2o.Conv.8", "p2o.Conv.1?"], int16Weights: ["p2o.Conv.11"] }));
+    const dqOf = (m: Model, name: string) => weightDq(m.graph.nodes.find((n) => n.name === name)!)!;
+    for (const name of ["p2o.Conv.8", "p2o.Conv.14", "p2o.Conv.17"]) {
+      expect(elemOf(dqOf(all4.model, name).inputs[0]), name).toBe("int4");
+      const dq = dqOf(some8.model, name);
+      expect(elemOf(dq.inputs[0]), name).toBe("int8");
+      expect(dq.attributes.has("block_size")).toBe(false);
+      expect(dq.inputs[1]!.constant!.shape).toEqual([dq.inputs[0]!.constant!.shape[0]]);
+    }
+    expect(elemOf(dqOf(some8.model, "p2o.Conv.11").inputs[0])).toBe("int16");
+    expect(elemOf(dqOf(some8.model, "p2o.Conv.20").inputs[0])).toBe(elemOf(dqOf(all4.model, "p2o.Conv.20").inputs[0]));
+    // (these synthetic inputs put the classifier where any rounding flips it: accuracy is for the eval's real data)
+    expect(Number.isFinite(sqnr(ref, await runOrt(some8.bytes, samples)))).toBe(true);
+    // An 8-bit scheme has nothing to keep at int8: the same file.
+    expect(Buffer.from((await run(withChanges(PRESETS.weightOnlyInt8(), { int8Weights: ["Conv"] }))).bytes).equals(Buffer.from(int8.bytes))).toBe(true);
+  });
+
   it("static: int16 activations on chosen nodes (inputs and output); a tensor shared with an 8-bit node takes int16", async () => {
     const calib = [feedsOf(cls, 3), feedsOf(cls, 4), feedsOf(cls, 5)];
     const q = await run(withChanges(PRESETS.int8Static("uint8", "mse"), { int16Activations: ["p2o.Conv.2"] }), calib);

@@ -66,12 +66,13 @@ export function fp8e4m3(): Scheme {
   });
 }
 
-/** Returns a copy of `s` with extra exclusions, per-tensor overrides and int16-weight / int16-activation nodes. */
+/** Returns a copy of `s` with extra exclusions, per-tensor overrides and int16-weight / int8-weight / int16-activation nodes. */
 export function withChanges(
   s: Scheme,
-  changes: { exclude?: readonly string[]; overrides?: Scheme["overrides"]; int16Weights?: readonly string[]; int16Activations?: readonly string[]; name?: string },
+  changes: { exclude?: readonly string[]; overrides?: Scheme["overrides"]; int16Weights?: readonly string[]; int8Weights?: readonly string[]; int16Activations?: readonly string[]; name?: string },
 ): Scheme {
   const int16Weights = [...(s.int16Weights ?? []), ...(changes.int16Weights ?? [])];
+  const int8Weights = [...(s.int8Weights ?? []), ...(changes.int8Weights ?? [])];
   const int16Activations = [...(s.int16Activations ?? []), ...(changes.int16Activations ?? [])];
   return Object.freeze({
     ...s,
@@ -79,6 +80,7 @@ export function withChanges(
     exclude: [...s.exclude, ...(changes.exclude ?? [])],
     overrides: { ...s.overrides, ...(changes.overrides ?? {}) },
     ...(int16Weights.length ? { int16Weights } : {}),
+    ...(int8Weights.length ? { int8Weights } : {}),
     ...(int16Activations.length ? { int16Activations } : {}),
   });
 }

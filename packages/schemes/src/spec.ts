@@ -49,6 +49,11 @@ export interface Scheme {
    */
   readonly int16Weights?: readonly string[];
   /**
+   * Mixed precision, 4-bit weight schemes: nodes whose weights stay int8 (symmetric, per channel)
+   * instead of 4-bit blocks: the layers whose rounding the rest of the network amplifies.
+   */
+  readonly int8Weights?: readonly string[];
+  /**
    * Mixed precision, static mode: nodes whose activations (inputs and output) are quantized to int16
    * (symmetric, zero point 0) instead of the scheme's 8-bit activation type. Where an int8 and an int16
    * node share a tensor, int16 wins.
