@@ -3,7 +3,7 @@
 // written by any tool, and on QOperator models whose QLinear ops keep the float nodes' names (Quanta's)
 // or add onnxruntime's `_quant`.
 import type { Model, Node, Value } from "@quanta/ir";
-import type { Tensor } from "@quanta/tensor";
+import { type Tensor, dequantizeLinear } from "@quanta/tensor";
 
 /**
  * The candidate value standing for a reference tensor: a DequantizeLinear's float output (the
@@ -48,11 +48,14 @@ function replaces(r: string, c: string): boolean {
   return r === "Div" && c === "QLinearMul";
 }
 
+/** The integer dtypes a copy's values and zero point may have. */
+const INTEGER: ReadonlySet<string> = new Set(["int8", "uint8", "int16", "uint16", "int32"]);
+
 /** The value of a one-element constant: a float32 scale, or an integer zero point. */
 function scalar(v: Value | null | undefined, kind: "scale" | "zeroPoint"): number | undefined {
   const c = v?.constant;
   if (c?.shape.reduce((a, b) => a * b, 1) !== 1) return undefined;
-  if (kind === "scale" ? c.elem !== "float32" : !["int8", "uint8", "int16", "uint16", "int32"].includes(c.elem)) return undefined;
+  if (kind === "scale" ? c.elem !== "float32" : !INTEGER.has(c.elem)) return undefined;
   return Number((c.load().data as ArrayLike<number>)[0]);
 }
 
@@ -119,11 +122,8 @@ export function quantizedCopies(ref: Model, cand: Model): Map<string, QuantizedC
   return out;
 }
 
-/** Dequantizes an 8/16/32-bit integer tensor (per tensor), as DequantizeLinear does; undefined for other dtypes. */
+/** Dequantizes an 8/16/32-bit integer tensor with per-tensor parameters (DequantizeLinear); undefined for other dtypes. */
 export function dequantizeCopy(t: Tensor, c: { readonly scale: number; readonly zeroPoint: number }): Tensor | undefined {
-  if (!["int8", "uint8", "int16", "uint16", "int32"].includes(t.dtype)) return undefined;
-  const q = t.data as Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array;
-  const d = new Float32Array(q.length);
-  for (let i = 0; i < q.length; i++) d[i] = Math.fround((q[i]! - c.zeroPoint) * c.scale);
-  return { dtype: "float32", shape: t.shape, data: d } as Tensor;
+  if (!INTEGER.has(t.dtype)) return undefined;
+  return dequantizeLinear(t as Tensor<"int8">, { scale: Float32Array.of(c.scale), zeroPoint: Int32Array.of(c.zeroPoint) });
 }

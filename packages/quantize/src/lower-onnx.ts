@@ -3,11 +3,10 @@ import { type Graph, type Model, type Node, type Value, attr, constantOf } from 
 import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
-import { type ZeroPointDType, sharedZeroPoint, zeroPointTensor } from "./lower-util.js";
+import { MS, type ZeroPointDType, dropIfUnused, ensureMsOpset, sharedZeroPoint, zeroPointTensor } from "./lower-util.js";
 
 export type Int4Format = "matmulnbits" | "qdq";
 
-const MS = "com.microsoft";
 
 /** Which domain carries Q/DQ: the default one when its opset supports the parameters, else com.microsoft (onnxruntime). */
 function qdqDomain(model: Model, p: TensorQParams): string {
@@ -16,9 +15,6 @@ function qdqDomain(model: Model, p: TensorQParams): string {
   return opset >= needs ? "" : MS;
 }
 
-function ensureMsOpset(model: Model): void {
-  if (model.opset(MS) === undefined) model.opsets = [...model.opsets, { domain: MS, version: 1 }];
-}
 
 /** Shape of the scale/zero-point tensors: [] per tensor, [C] per axis, the weight shape with the block axis shrunk for blocks. */
 function paramShape(p: TensorQParams, valueShape: readonly number[]): number[] {
@@ -81,12 +77,6 @@ function lowerActivation(model: Model, v: Value, p: TensorQParams, names: Names)
   const q = g.insertOnEdge(v, { op: "QuantizeLinear", domain, name: "", inputs: [v, sc, zp], outputs: [id.q], keepOutputs: true });
   const qOut = q.outputs[0]!;
   g.insertOnEdge(qOut, { op: "DequantizeLinear", domain, name: "", inputs: [qOut, sc, zp], outputs: [id.d], keepOutputs: true });
-}
-
-/** Removes a constant nobody reads any more. */
-function dropIfUnused(v: Value): void {
-  const g = v.graph;
-  if (v.constant && v.uses.length === 0 && !g.outputs.includes(v) && !g.inputs.includes(v)) g.removeValue(v);
 }
 
 /** The float bias of a Gemm as N values (C of shape [N] or [1, N]), or undefined when C cannot be a MatMulNBits bias. */

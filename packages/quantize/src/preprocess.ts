@@ -2,6 +2,7 @@ import { Backend, type Pass } from "@quanta/core";
 import { type Graph, Model, type Node, type Value, attr, constantOf, onnxDialect, traitsOf } from "@quanta/ir";
 import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect, Option } from "effect";
+import { rewriteNode } from "./lower-util.js";
 import { upgradeToOpset13 } from "./upgrade.js";
 
 const isOnnx = (n: Node) => n.domain === "" || n.domain === "ai.onnx";
@@ -148,6 +149,7 @@ function sixthOf(n: Node | undefined, v: Value): Value | undefined {
  * stay); the HardSigmoid takes the Clip's name. Returns how many were fused.
  */
 export function fuseHardSwish(model: Model): number {
+  if (model.format !== "onnx") return 0;
   let fused = 0;
   for (const g of model.allGraphs()) {
     for (const clip of [...g.nodes]) {
@@ -189,12 +191,7 @@ export function fuseHardSwish(model: Model): number {
       const consts = [three, ...clip.inputs.slice(1), ...middle.inputs, ...last.inputs].filter((v): v is Value => !!v?.constant);
       // The last node becomes Mul(x, gate), keeping its output value and its name (the node that
       // produced the result in the float model: what `quanta compare` names and --exclude takes).
-      for (let i = last.inputs.length - 1; i >= 0; i--) last.setInput(i, null);
-      last.inputs.length = 0;
-      last.setInput(0, x);
-      last.setInput(1, gate);
-      last.op = "Mul";
-      last.attributes.clear();
+      rewriteNode(last, { op: "Mul", inputs: [x, gate] });
       g.removeNode(middle);
       g.removeNode(clip);
       g.removeNode(add);
@@ -228,9 +225,11 @@ const WITH_DEFAULTS: Readonly<Record<string, readonly string[]>> = {
 /**
  * Drops the attributes of Conv, ConvTranspose and the pools that state their ONNX default (strides and
  * dilations of 1, zero pads, one group...): the same model in fewer bytes (exporters such as
- * paddle2onnx write all of them on every node: 1.7% of PP-OCR cls quantized). Returns how many.
+ * paddle2onnx write all of them on every node: PP-OCR cls static int8 per tensor went from 30.1% to
+ * 29.6% of the fp32 file). Returns how many.
  */
 export function dropDefaultAttributes(model: Model): number {
+  if (model.format !== "onnx") return 0;
   let dropped = 0;
   for (const g of model.allGraphs()) {
     for (const n of g.nodes) {
@@ -419,10 +418,10 @@ export const preprocess: Pass = {
       const backend = yield* Effect.serviceOption(Backend);
       const constants = Option.isSome(backend) ? foldConstants(model, (m) => backend.value.plan(m)) : 0;
       const folded = foldBatchNorm(model);
-      const hardSwish = model.format === "onnx" ? fuseHardSwish(model) : 0;
-      if (model.format === "onnx") dropDefaultAttributes(model);
+      const hardSwish = fuseHardSwish(model);
+      const defaults = dropDefaultAttributes(model);
       const shared = shareConstants(model);
-      yield* ctx.progress(1, 1, `${promoted} Constant nodes promoted, ${constants} constant nodes folded, ${folded} BatchNormalization folded, ${hardSwish} HardSwish fused, ${shared} duplicate constants shared`);
+      yield* ctx.progress(1, 1, `${promoted} Constant nodes promoted, ${constants} constant nodes folded, ${folded} BatchNormalization folded, ${hardSwish} HardSwish fused, ${defaults} default attributes dropped, ${shared} duplicate constants shared`);
       return model;
     }),
 };
