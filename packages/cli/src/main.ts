@@ -33,6 +33,7 @@ usage:
                  [--method mse|minmax|ema|percentile|entropy] [--int4-format matmulnbits|qdq]
                  [--exclude PATTERN]... [--int16-weights PATTERN]...
                  [--int8-weights PATTERN]... [--int16-activations PATTERN]...
+                 [--unblocked-weights int8|4bit] [--float16-params]
                  [--no-bias-correction] [--json]
                                          static int8 QDQ with --calibration (default), else
                                          weight-only; --mode dynamic: DynamicQuantizeLinear +
@@ -49,7 +50,11 @@ usage:
                                          --int8-weights: those layers' weights int8 per
                                          channel under --weights int4/uint4;
                                          --block-size N: int4 blocks (default 32), or int8
-                                         weights with a scale per N weights (weight-only)
+                                         weights with a scale per N weights (weight-only);
+                                         --unblocked-weights 4bit: int4/uint4 per channel for
+                                         weights too short to block (depthwise 3x3), not int8;
+                                         --float16-params: weight-only scales and biases
+                                         stored float16 (the smallest file)
   quanta compare REF CAND --data DIR [--layers N] [--json]
                                          per-output SQNR (dB), cosine, max abs error; the layers
                                          that lose the most (own loss, node names for --exclude)
@@ -281,6 +286,8 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       "int8-weights": { type: "string", multiple: true },
       "int16-activations": { type: "string", multiple: true },
       "no-bias-correction": { type: "boolean" },
+      "float16-params": { type: "boolean" },
+      "unblocked-weights": { type: "string" },
       backend: { type: "string" },
       json: { type: "boolean" },
     });
@@ -307,6 +314,8 @@ function quantize(argv: readonly string[], con: Console, formats: readonly FileF
       int8Weights: (values["int8-weights"] as string[] | undefined) ?? [],
       int16Activations: (values["int16-activations"] as string[] | undefined) ?? [],
       biasCorrection: !values["no-bias-correction"],
+      ...(values["float16-params"] ? { float16Params: true } : {}),
+      ...(values["unblocked-weights"] !== undefined ? { unblockedWeights: yield* oneOf(values["unblocked-weights"], "unblocked-weights", ["int8", "4bit"] as const, "int8") } : {}),
     };
     const backend = yield* pickBackend(values.backend as string | undefined, backends);
     const json = !!values.json;

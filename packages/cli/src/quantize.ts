@@ -1,7 +1,7 @@
 import { Backend, Dataset, type ProgressEvent, progressTo } from "@quanta/core";
 import { type Model, type Node, type QuantaError, type Value, describe } from "@quanta/ir";
 import { ANNOTATIONS, type Int4Format, quantizationPipeline } from "@quanta/quantize";
-import { PRESETS, type Scheme, spec, withChanges } from "@quanta/schemes";
+import { PRESETS, type Scheme, spec, withChanges, withFloat16Params } from "@quanta/schemes";
 import type { Tensor } from "@quanta/tensor";
 import { Effect, Layer, Stream } from "effect";
 import { type QuantizedCopy, dequantizeCopy, quantizedCopies } from "./copies.js";
@@ -44,6 +44,16 @@ export interface QuantizeOptions {
    * calibration data (`--no-bias-correction` turns it off).
    */
   readonly biasCorrection?: boolean;
+  /**
+   * Weight-only integer weights: their scales and the quantized layers' biases stored float16 (each
+   * behind a Cast to float32): half their bytes at a relative error of at most 2^-11 per value.
+   */
+  readonly float16Params?: boolean;
+  /**
+   * `--weights int4|uint4`: what weights with no axis long enough to block along take (depthwise 3x3
+   * convs, a 3-channel stem): int8 per channel (default) or 4-bit per channel.
+   */
+  readonly unblockedWeights?: "int8" | "4bit";
 }
 
 /** Weight-only float8 e4m3fn: the fp8 preset's weights, activations left in float. */
@@ -69,6 +79,8 @@ export function schemeFor(o: QuantizeOptions): Scheme {
     if (o.int16Weights?.length) throw new UsageError(`--int16-weights applies to integer weights, not --weights ${o.weights}`);
     if (o.int8Weights?.length) throw new UsageError(`--int8-weights applies to --weights int4 or uint4, not --weights ${o.weights}`);
     if (o.int16Activations?.length) throw new UsageError(`--int16-activations applies to static integer schemes, not --weights ${o.weights}`);
+    if (o.float16Params) throw new UsageError(`--float16-params applies to integer weights (their scales and biases), not --weights ${o.weights}`);
+    if (o.unblockedWeights !== undefined) throw new UsageError(`--unblocked-weights applies to --weights int4 or uint4, not --weights ${o.weights}`);
     return withChanges(s, { exclude: o.exclude });
   }
   if (o.mode === "static") {
@@ -96,6 +108,13 @@ export function schemeFor(o: QuantizeOptions): Scheme {
   if (o.int16Weights?.length && o.mode === "dynamic") throw new UsageError("--int16-weights needs --mode static or weight-only: MatMulInteger and ConvInteger take 8-bit weights only");
   if (o.int8Weights?.length && o.weights !== "int4" && o.weights !== "uint4") throw new UsageError(`--int8-weights keeps chosen layers at int8 under --weights int4 or uint4; with --weights ${o.weights} every layer is 8-bit already`);
   if (o.int16Activations?.length && o.mode !== "static") throw new UsageError("--int16-activations needs static mode (--calibration DIR): other modes leave activations float or quantize them at run time");
+  if (o.unblockedWeights !== undefined && o.weights !== "int4" && o.weights !== "uint4") throw new UsageError(`--unblocked-weights chooses what int4/uint4 schemes do with weights they cannot block; --weights ${o.weights} blocks nothing`);
+  if (o.unblockedWeights !== undefined) s = { ...s, unblockedWeights: o.unblockedWeights };
+  if (o.float16Params) {
+    if (o.mode !== "weight-only")
+      throw new UsageError(`--float16-params needs --mode weight-only: ${o.mode} mode's integer operators (and onnxruntime's fusions of them) read float32 scales and ${o.mode === "static" ? "int32" : "float32"} biases`);
+    s = withFloat16Params(s);
+  }
   return withChanges(s, {
     exclude: o.exclude,
     ...(o.int16Weights?.length ? { int16Weights: o.int16Weights } : {}),

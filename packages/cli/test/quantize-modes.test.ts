@@ -396,6 +396,34 @@ describe("quanta quantize --int16-weights (mixed precision) and int4 convs", () 
     }
   });
 
+  it("--unblocked-weights 4bit and --float16-params: int4 depthwise convs, float16 scales and biases, PP-OCR cls under 18% of its fp32 size; other schemes refuse them", async () => {
+    const all4 = await quantize(cls, "cls.w4.plain.onnx", "--weights", "int4");
+    const q = await quantize(cls, "cls.w4.small.onnx", "--weights", "int4", "--unblocked-weights", "4bit", "--float16-params");
+    expect(q.summary.ratio).toBeLessThan(0.18);
+    expect(all4.summary.ratio).toBeGreaterThan(0.21);
+    for (const n of q.model.graph.nodes.filter((x) => x.op === "Conv")) {
+      const dq = n.inputs[1]!.producer!;
+      expect(dq.inputs[0]!.constant!.elem).toBe("int4");
+      expect(dq.inputs[1]!.producer!.op).toBe("Cast");
+      expect(dq.inputs[1]!.producer!.inputs[0]!.constant!.elem).toBe("float16");
+      expect(n.inputs[2]!.producer!.op).toBe("Cast");
+    }
+    const same = await quantize(cls, "cls.w4.small2.onnx", "--weights", "int4", "--unblocked-weights", "4bit", "--float16-params");
+    expect(same.bytes).toBe(q.bytes);
+    const refused: [string[], RegExp][] = [
+      [["--float16-params"], /--float16-params needs --mode weight-only/],
+      [["--mode", "dynamic", "--float16-params"], /--float16-params needs --mode weight-only/],
+      [["--weights", "fp16", "--float16-params"], /--float16-params applies to integer weights/],
+      [["--unblocked-weights", "4bit"], /--unblocked-weights/],
+      [["--weights", "int4", "--unblocked-weights", "2bit"], /--unblocked-weights must be one of int8, 4bit/],
+    ];
+    for (const [args, msg] of refused) {
+      const r = await cli("quantize", modelPath(cls), "-o", join(dir, "x16.onnx"), ...args, ...(args.includes("--mode") || args.includes("--weights") ? [] : ["--calibration", dataset(cls, 2)]));
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err.join("\n"), args.join(" ")).toMatch(msg);
+    }
+  });
+
   it("--block-size N with int8 weights (weight-only): a scale per N weights along the reduction axis, opset 21; other modes refuse it", async () => {
     const pc = await quantize(cls, "cls.w8.pc.onnx", "--mode", "weight-only");
     const q = await quantize(cls, "cls.w8.b32.onnx", "--mode", "weight-only", "--block-size", "32");

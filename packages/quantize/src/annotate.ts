@@ -1,6 +1,6 @@
 import type { Pass } from "@quanta/core";
 import { type Dialect, type Model, type Node, type Value, channelAxis, describe, traitsOf } from "@quanta/ir";
-import { type QuantSpec, type Scheme, excluder } from "@quanta/schemes";
+import { type QuantSpec, type Scheme, excluder, spec } from "@quanta/schemes";
 import { Effect } from "effect";
 import { ANNOTATIONS, type Annotations, type TensorAnnotation } from "./keys.js";
 
@@ -9,16 +9,25 @@ const INTEGER_WEIGHTS = new Set<QuantSpec["dtype"]>(["int8", "uint8", "int4", "u
 /** The shortest axis a block-wise scheme blocks along; weights with none keep int8 per channel. */
 export const MIN_BLOCK_AXIS = 16;
 
-/** What those convs (and other non-matrix weights of a block-wise scheme) take: int8, symmetric, per channel. */
-const FALLBACK_INT8: QuantSpec = Object.freeze({
-  dtype: "int8",
-  symmetric: true,
-  narrowRange: true,
-  reduceRange: false,
-  granularity: Object.freeze({ kind: "axis" as const }),
-  observer: Object.freeze({ name: "minmax" as const }),
-  convention: "onnxruntime" as const,
-});
+/**
+ * What those convs (and the layers `int8Weights` names) take under a 4-bit scheme: int8, symmetric, per
+ * channel, with the scheme's scale storage.
+ */
+const fallbackInt8 = (s: QuantSpec): QuantSpec =>
+  spec({ dtype: "int8", symmetric: true, narrowRange: true, granularity: { kind: "axis" }, ...(s.scaleDtype ? { scaleDtype: s.scaleDtype } : {}) });
+
+/** A bias stored float16 (`Scheme.float16Biases`), lowered as float16 behind Cast like float16 weights. */
+const FLOAT16_BIAS: QuantSpec = spec({ dtype: "float16", symmetric: true });
+
+/** Largest finite float16. */
+const HALF_MAX = 65504;
+
+/** Whether every value of a float32 constant is finite and within float16's range. */
+function fitsHalf(v: Value): boolean {
+  const d = v.constant!.load().data as Float32Array;
+  for (let i = 0; i < d.length; i++) if (!(Math.abs(d[i]!) <= HALF_MAX)) return false;
+  return true;
+}
 
 /**
  * The axis blocks run along (the reduction axis) for a weight of `shape` whose channels lie on
@@ -26,7 +35,8 @@ const FALLBACK_INT8: QuantSpec = Object.freeze({
  * or, where those are fewer than `MIN_BLOCK_AXIS`, its last kernel axis when that is long
  * enough (a 1-D STFT conv [514, 1, 512]); the input axis of an LSTM/GRU W [D, n*H, I] or R [D, n*H, H].
  * Undefined where no axis is long enough: blocks would hold a scale per few weights (depthwise 3x3
- * convs), so the weight takes int8 per channel instead.
+ * convs), so the weight takes int8 per channel instead (or, with `unblockedWeights: "4bit"`, the
+ * scheme's 4-bit type per channel).
  */
 function blockAxis(node: Node, shape: readonly number[], channel: number): number | undefined {
   const rank = shape.length;
@@ -105,7 +115,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           continue;
         }
       }
-      const nodeSpec = widened(node) ? int16Spec(scheme.weights) : nibbles(scheme.weights) && kept8(node) ? FALLBACK_INT8 : scheme.weights;
+      const nodeSpec = widened(node) ? int16Spec(scheme.weights) : nibbles(scheme.weights) && kept8(node) ? fallbackInt8(scheme.weights) : scheme.weights;
       for (const w of weights) {
         const v = node.inputs[w.input];
         if (!v?.constant || v.constant.elem !== "float32") continue;
@@ -115,7 +125,8 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           let axis = channelAxis(w, node, rank);
           if (weightSpec.granularity.kind === "block") {
             const along = blockAxis(node, v.constant.shape, axis);
-            if (along === undefined) weightSpec = FALLBACK_INT8;
+            if (along === undefined)
+              weightSpec = nibbles(weightSpec) && scheme.unblockedWeights === "4bit" ? Object.freeze({ ...weightSpec, granularity: { kind: "axis" as const } }) : fallbackInt8(weightSpec);
             // Block-wise 8-bit weights need opset-21 DequantizeLinear: below that (the upgrade was
             // blocked) they keep one scale per channel rather than staying float.
             else if (!nibbles(weightSpec) && !blocks21) weightSpec = { ...weightSpec, granularity: { kind: "axis" } };
@@ -123,6 +134,9 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           }
           if (weightSpec.granularity.kind === "axis" && weightSpec.granularity.axis !== undefined) axis = weightSpec.granularity.axis;
           set(v, { kind: "weight", spec: weightSpec, axis });
+        } else if (w.role === "bias" && scheme.mode === "weight-only" && scheme.float16Biases && !(nibbles(nodeSpec) && (node.op === "Gemm" || node.op === "MatMul")) && fitsHalf(v)) {
+          // A 4-bit Gemm may become MatMulNBits, which reads its bias as float32.
+          set(v, { kind: "weight", spec: FLOAT16_BIAS, axis: 0 });
         } else if (w.role === "bias" && staticMode && scheme.biasInt32 && wv) {
           const input = node.inputs[0];
           if (input && !input.constant) set(v, { kind: "bias", input, weight: wv });

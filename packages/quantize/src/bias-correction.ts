@@ -155,7 +155,7 @@ function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<
     ann.tensors.set(nv, { kind: "bias", input, weight: w });
     qp.set(nv, ib.qparams);
     quantized.set(nv, ib.quantized);
-  }
+  } else if (oldA?.kind === "weight" && values.every((x) => Math.abs(x) <= 65504)) ann.tensors.set(nv, oldA); // a float16 bias stays float16
   if (old && old.uses.length === 0) {
     ann.tensors.delete(old);
     qp.delete(old);

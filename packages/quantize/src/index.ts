@@ -6,7 +6,7 @@ export { NonFiniteWeight, qparams, quantizeWeight, weightRanges } from "./qparam
 export { lowerOnnx, lowerToOnnx, type Int4Format } from "./lower-onnx.js";
 export { lowerDynamic, lowerToDynamic } from "./lower-dynamic.js";
 export { lowerQOperator, lowerToQOperator } from "./lower-qoperator.js";
-export { lowerFloat, lowerFloatTargets, upgradePass, usesFloat8, usesFloatTargets, FloatLoweringError } from "./lower-float.js";
+export { lowerFloat, lowerFloatTargets, upgradePass, usesFloat8, usesFloatTargets, needsFloatLowering, FloatLoweringError } from "./lower-float.js";
 export { floatToHalf, halfToFloat, floatToE4M3FN, e4m3fnToFloat, E4M3FN_MAX } from "./float.js";
 export { standardPasses, quantizationPipeline, dialectOf, correctsBias, type LoweringOptions, type OnnxFormat } from "./pipeline.js";
 export { upgradeToOpset13, OpsetUpgradeError } from "./upgrade.js";

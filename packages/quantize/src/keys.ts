@@ -35,6 +35,8 @@ export interface TensorQParams {
   readonly zeroPoint: Int32Array;
   readonly axis?: number;
   readonly blockSize?: number;
+  /** The scales are float16 values (rounded before quantizing), stored float16 where the format allows. */
+  readonly scaleDtype?: "float16";
 }
 
 export const ANNOTATIONS = key<Annotations>("annotations");

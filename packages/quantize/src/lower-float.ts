@@ -20,6 +20,9 @@ export const usesFloat8 = (s: Scheme): boolean => targets(s).includes("float8e4m
 /** Does the scheme have float16 or float8 targets (lowered by `lowerFloat`)? */
 export const usesFloatTargets = (s: Scheme): boolean => targets(s).some((d) => d === "float16" || d === "float8e4m3fn");
 
+/** Does the scheme need the float lowering: float targets, or integer weights with float16 biases. */
+export const needsFloatLowering = (s: Scheme): boolean => usesFloatTargets(s) || (s.mode === "weight-only" && s.float16Biases === true);
+
 /** A float8 lowering found the model below opset 19 (run the opset-19 upgrade first). */
 export class FloatLoweringError extends QuantaError {
   readonly _tag = "FloatLoweringError";
@@ -72,13 +75,17 @@ interface F8Params {
 
 const f8Zero = (shape: readonly number[], n: number) => constantOf(tensor("float8e4m3fn", shape, new Uint8Array(n)));
 
-/** float16 weight behind Cast(to float). */
-function castWeight(v: Value): void {
+/**
+ * float16 weight (or bias) behind Cast(to float): the float16 constant `f<k>` and the float32 value
+ * `c<k>` the readers take, with an unnamed Cast (short names, as the QDQ lowering's: on small models
+ * names repeated per tensor are a visible share of the file).
+ */
+function castWeight(v: Value, k: number): void {
   const g = v.graph;
   const t = v.constant!.load() as Tensor<"float32">;
-  const h = g.addConstant(`${v.name}_fp16`, constantOf(tensor("float16", t.shape, toHalf(t.data))));
+  const h = g.addConstant(`f${k}`, constantOf(tensor("float16", t.shape, toHalf(t.data))));
   const first = g.nodes.find((n) => n.inputs.includes(v));
-  const cast = g.addNode({ op: "Cast", name: g.uniqueName(`${v.name}_Cast`), inputs: [h], outputs: [`${v.name}_float`], attributes: { to: attr.int(FLOAT) }, ...(first ? { before: first } : {}) });
+  const cast = g.addNode({ op: "Cast", name: "", inputs: [h], outputs: [`c${k}`], attributes: { to: attr.int(FLOAT) }, ...(first ? { before: first } : {}) });
   cast.outputs[0]!.type = { elem: "float32", shape: t.shape };
   g.replaceUses(v, cast.outputs[0]!, { keepOutputs: true });
   dropIfUnused(v);
@@ -145,7 +152,7 @@ export function lowerFloatTargets(model: Model, annotations: Annotations, ranges
   for (const [v, a] of annotations.tensors) {
     if (a.kind !== "weight" || !v.constant || v.constant.elem !== "float32") continue;
     if (a.spec.dtype === "float16") {
-      castWeight(v);
+      castWeight(v, float16);
       float16++;
     } else if (a.spec.dtype === "float8e4m3fn") {
       if ((model.opset("") ?? 0) < 19) throw new FloatLoweringError(`float8 weights need opset 19, the model is at ${model.opset("")}`);
@@ -184,7 +191,7 @@ export const lowerFloat: Pass = {
         try: () => lowerFloatTargets(model, ctx.data.need(ANNOTATIONS), ctx.data.get(RANGES)),
         catch: (e) => (e instanceof QuantaError ? e : new FloatLoweringError(String(e))),
       });
-      yield* ctx.progress(1, 1, `${r.float16} float16 weights, ${r.float8Weights} float8 weights, ${r.float8Activations} float8 activations`);
+      yield* ctx.progress(1, 1, `${r.float16} float16 tensors (weights or biases), ${r.float8Weights} float8 weights, ${r.float8Activations} float8 activations`);
       if (r.float8Activations > 0) {
         // Measured with onnxruntime-node 1.30 on CPU: its QDQ fusions turn DequantizeLinear -> Gemm ->
         // QuantizeLinear into QGemm, which has no float8 type, and ClipQuantFusion throws on float8 zero points.

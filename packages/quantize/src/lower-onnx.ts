@@ -1,6 +1,6 @@
 import type { Pass } from "@quanta/core";
 import { type Graph, type Model, type Node, type Value, attr, constantOf } from "@quanta/ir";
-import { type Tensor, tensor } from "@quanta/tensor";
+import { type Tensor, f32ArrayToF16, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
 import { MS, type ZeroPointDType, dropIfUnused, ensureMsOpset, sharedZeroPoint, zeroPointTensor } from "./lower-util.js";
@@ -34,17 +34,29 @@ function paramShape(p: TensorQParams, valueShape: readonly number[]): number[] {
  */
 class Names {
   private n = 0;
-  next(): { q: string; s: string; z: string; d: string } {
+  next(): { q: string; s: string; z: string; d: string; h: string } {
     const k = this.n++;
-    return { q: `q${k}`, s: `s${k}`, z: `z${k}`, d: `d${k}` };
+    return { q: `q${k}`, s: `s${k}`, z: `z${k}`, d: `d${k}`, h: `h${k}` };
   }
 }
 
-function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape: readonly number[], before: Node | undefined, ids: { s: string; z: string; d: string }): Node {
+/**
+ * The scale input of a weight's DequantizeLinear: a float32 constant, or (`scaleDtype` float16) a
+ * float16 constant `h<k>` behind Cast to float32 named `s<k>` (onnxruntime folds the Cast when the
+ * session loads; DequantizeLinear reading float16 scales directly would output float16).
+ */
+function scaleInput(g: Graph, p: TensorQParams, shape: readonly number[], ids: { s: string; h: string }, before: Node | undefined): Value {
+  if (p.scaleDtype !== "float16") return g.addConstant(ids.s, constantOf(tensor("float32", shape, Float32Array.from(p.scale))));
+  const h = g.addConstant(ids.h, constantOf(tensor("float16", shape, f32ArrayToF16(p.scale))));
+  const cast = g.addNode({ op: "Cast", name: "", inputs: [h], outputs: [ids.s], attributes: { to: attr.int(1) }, ...(before ? { before } : {}) });
+  return cast.outputs[0]!;
+}
+
+function addDequantize(model: Model, g: Graph, q: Value, p: TensorQParams, shape: readonly number[], before: Node | undefined, ids: { s: string; z: string; d: string; h: string }): Node {
   const domain = qdqDomain(model, p);
   if (domain) ensureMsOpset(model);
   const ps = paramShape(p, shape);
-  const sc = g.addConstant(ids.s, constantOf(tensor("float32", ps, Float32Array.from(p.scale))));
+  const sc = scaleInput(g, p, ps, ids, before);
   // A constant's zero point only sets the value 0 maps to (its type is the data's): all zeros, it is left out (the default).
   const zp = p.zeroPoint.every((z) => z === 0) ? null : g.addConstant(ids.z, constantOf(zeroPointTensor(p.dtype as ZeroPointDType, ps, p.zeroPoint)));
   const attributes: Record<string, ReturnType<typeof attr.int>> = {};

@@ -5,7 +5,7 @@ import { annotatePass } from "./annotate.js";
 import { biasCorrectionPass } from "./bias-correction.js";
 import { calibrate } from "./calibrate.js";
 import { lowerDynamic } from "./lower-dynamic.js";
-import { lowerFloat, upgradePass, usesFloat8, usesFloatTargets } from "./lower-float.js";
+import { lowerFloat, needsFloatLowering, upgradePass, usesFloat8, usesFloatTargets } from "./lower-float.js";
 import { type Int4Format, lowerOnnx } from "./lower-onnx.js";
 import { lowerQOperator } from "./lower-qoperator.js";
 import { preprocess } from "./preprocess.js";
@@ -60,7 +60,7 @@ export function standardPasses(scheme: Scheme, options: LoweringOptions = {}): P
   else if (bias) passes.push(inputStatistics as unknown as Pass<never>);
   passes.push(qparams);
   if (bias) passes.push(biasCorrectionPass({ int32Biases: scheme.biasInt32 }));
-  if (usesFloatTargets(scheme)) passes.push(lowerFloat);
+  if (needsFloatLowering(scheme)) passes.push(lowerFloat);
   if (scheme.mode === "dynamic") passes.push(lowerDynamic);
   else if (options.format === "qoperator") passes.push(lowerQOperator);
   else passes.push(lowerOnnx(options.int4Format ? { int4Format: options.int4Format } : {}));

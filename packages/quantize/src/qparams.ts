@@ -1,7 +1,7 @@
 import type { Pass } from "@quanta/core";
 import { QuantaError, type Value, attr, constantOf } from "@quanta/ir";
 import type { QuantSpec } from "@quanta/schemes";
-import { type Tensor, computeQParams, dequantizeLinear, minMax, quantizeInt8SymmetricFast, quantizeInt8SymmetricFastColumns, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
+import { type Tensor, computeQParams, f16ToF32, f32ToF16, dequantizeLinear, minMax, quantizeInt8SymmetricFast, quantizeInt8SymmetricFastColumns, quantizeLinear, roundHalfEven, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { ANNOTATIONS, QPARAMS, QUANTIZED, RANGES, type TensorQParams } from "./keys.js";
 import { INPUT_MEANS, type InputMeans } from "./statistics.js";
@@ -77,6 +77,20 @@ export class NonFiniteWeight extends QuantaError {
   }
 }
 
+/** Smallest normal float16: a scale below it would lose bits (or become 0) as float16. */
+const HALF_MIN_NORMAL = 2 ** -14;
+
+/**
+ * Rounds every scale to the nearest float16 in place when all lie in float16's normal range (the weight
+ * is then quantized with the rounded scales, so the stored float16 scale dequantizes it exactly);
+ * returns false, changing nothing, when one does not.
+ */
+function toHalfScales(scale: Float32Array): boolean {
+  for (let i = 0; i < scale.length; i++) if (!(scale[i]! >= HALF_MIN_NORMAL && scale[i]! <= 65504)) return false;
+  for (let i = 0; i < scale.length; i++) scale[i] = f16ToF32(f32ToF16(scale[i]!));
+  return true;
+}
+
 /**
  * Quantizes a float32 weight under `spec` per tensor (`axis` undefined), per channel along `axis`, or
  * per block. Per-channel symmetric int8 in onnxruntime's convention along the first axis (Conv, Gemm
@@ -92,7 +106,7 @@ export function quantizeWeight(
   o: { fast?: boolean } = {},
 ): { qparams: TensorQParams; quantized: Tensor } {
   const rank = t.shape.length;
-  const fused = o.fast !== false && spec.dtype === "int8" && spec.symmetric && !spec.reduceRange && spec.convention === "onnxruntime" && !blockSize && axis !== undefined && rank >= 2;
+  const fused = o.fast !== false && spec.scaleDtype !== "float16" && spec.dtype === "int8" && spec.symmetric && !spec.reduceRange && spec.convention === "onnxruntime" && !blockSize && axis !== undefined && rank >= 2;
   if (fused && (axis === 0 || (axis === 1 && rank === 2))) {
     const rows = t.shape[0]!;
     const cols = t.data.length / rows;
@@ -105,7 +119,8 @@ export function quantizeWeight(
   }
   const r = weightRanges(t, axis, blockSize);
   const p = paramsFor(spec, r.min, r.max);
-  const qparams: TensorQParams = { dtype: spec.dtype, ...p, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}) };
+  const half = spec.scaleDtype === "float16" && toHalfScales(p.scale);
+  const qparams: TensorQParams = { dtype: spec.dtype, ...p, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}), ...(half ? { scaleDtype: "float16" as const } : {}) };
   return { qparams, quantized: quantizeLinear(t, { scale: p.scale, zeroPoint: p.zeroPoint, ...(axis !== undefined ? { axis } : {}), ...(blockSize ? { blockSize } : {}) }, spec.dtype) };
 }
 

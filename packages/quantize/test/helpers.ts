@@ -34,10 +34,10 @@ export interface QuantizeRun {
 }
 
 /** Runs the standard pipeline of `scheme` on `model` (mutated) with `samples` as calibration data. */
-export function quantize(model: Model, scheme: Scheme, samples: readonly Feeds[] = [], options: { int4Format?: Int4Format; format?: "qdq" | "qoperator" } = {}): Promise<QuantizeRun> {
+export function quantize(model: Model, scheme: Scheme, samples: readonly Feeds[] = [], options: { int4Format?: Int4Format; format?: "qdq" | "qoperator"; biasCorrection?: boolean } = {}): Promise<QuantizeRun> {
   return Effect.runPromise(
     Effect.gen(function* () {
-      // The standard passes (opset upgrades included), without bias correction.
+      // The standard passes (opset upgrades included), without bias correction unless asked.
       const p = yield* quantizationPipeline(scheme, { dialect: () => onnxDialect, ...options });
       const r = yield* p.run(model);
       return { model: r.model, annotations: r.data.need(ANNOTATIONS), warnings: r.warnings };

@@ -95,7 +95,9 @@ describe("float16 weights (Cast to float)", () => {
       // float16 keeps 11 significant bits: ~66 dB per weight; the models lose less or a little more
       // (cls: 53 layers). Measured: see `measured` (dB, 16 held-out samples).
       expect(m.sqnr).toBeGreaterThan(measured - 6);
-      expect(m.ratio).toBeGreaterThan(0.49);
+      // Half the weights' bytes; the short names of the Cast values (f<k>, c<k>) take a little of the
+      // graph off too (cls: 48.4%).
+      expect(m.ratio).toBeGreaterThan(0.47);
       expect(m.ratio).toBeLessThan(0.52);
       // Both runtimes compute in float32 on the same float16-rounded weights.
       expect(m.agreement).toBeGreaterThan(100);

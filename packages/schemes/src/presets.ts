@@ -85,4 +85,15 @@ export function withChanges(
   });
 }
 
+/**
+ * A weight-only scheme whose float parameters are stored float16: the weights' scales (each rounded
+ * before the weight is quantized with it) and the biases of the quantized layers, each behind a Cast
+ * to float32. Half their bytes, at a relative error of at most 2^-11 per value: on a small conv net
+ * (PP-OCR cls, 0.58 MB) the scales and biases are a quarter of an int4 file.
+ */
+export function withFloat16Params(s: Scheme): Scheme {
+  if (s.mode !== "weight-only") throw new Error(`float16 parameters apply to weight-only schemes, not ${s.mode} (${s.name})`);
+  return Object.freeze({ ...s, weights: Object.freeze({ ...s.weights, scaleDtype: "float16" as const }), float16Biases: true });
+}
+
 export const PRESETS = { int8Static, a16w8, dynamicInt8, weightOnlyInt8, weightOnlyInt4, fp16, fp8e4m3 } as const;

@@ -22,6 +22,13 @@ export interface QuantSpec {
   readonly granularity: Granularity;
   readonly observer: { readonly name: ObserverName; readonly options?: Readonly<Record<string, unknown>> };
   readonly convention: Convention;
+  /**
+   * How the float scales are stored (weights; default float32). `float16`: each scale is rounded to
+   * float16 before the weight is quantized with it (so dequantization is exact against the stored
+   * scale) and the file holds float16 behind a Cast to float32, half the bytes; a tensor with a scale
+   * outside float16's normal range [2^-14, 65504] keeps float32 scales.
+   */
+  readonly scaleDtype?: "float32" | "float16";
 }
 
 export type Mode = "static" | "dynamic" | "weight-only" | "float";
@@ -59,6 +66,20 @@ export interface Scheme {
    * node share a tensor, int16 wins.
    */
   readonly int16Activations?: readonly string[];
+  /**
+   * 4-bit block-wise weight schemes: what weights with no axis long enough to block along (depthwise
+   * 3x3 convs, a 3-channel stem conv) take: `int8` per channel (default: a scale per 9 or 27 weights
+   * leaves little for 4 bits to save) or `4bit`, the scheme's 4-bit type per output channel (the
+   * smallest file).
+   */
+  readonly unblockedWeights?: "int8" | "4bit";
+  /**
+   * Weight-only mode: the float32 biases of quantized Conv/Gemm layers are stored float16 behind a Cast
+   * to float32 (half their bytes, a relative error of at most 2^-11 each); a bias with a value beyond
+   * float16's range keeps float32. 4-bit Gemm weights lowered to MatMulNBits keep a float32 bias (the
+   * operator reads it as is).
+   */
+  readonly float16Biases?: boolean;
 }
 
 /** Builds a spec with defaults filled in (frozen). */

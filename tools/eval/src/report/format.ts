@@ -113,7 +113,11 @@ export const presetLabel = (r: EvalRow): string => {
             ? `blocks of ${String(v)}`
             : k === "perChannel" && v === false
               ? "per-tensor weights"
-              : `${k} ${String(v)}`,
+              : k === "float16Params" && v === true
+                ? "float16 scales and biases"
+                : k === "unblockedWeights" && v === "4bit"
+                  ? "4-bit depthwise weights"
+                  : `${k} ${String(v)}`,
     )
     .sort();
   return changed.length ? `${r.preset} + fix (${changed.join(", ")})` : `${r.preset} + fix`;
@@ -125,9 +129,13 @@ export const presetLabel = (r: EvalRow): string => {
  */
 export function fixChanges(row: EvalRow, fix: EvalRow, code: (s: string) => string, text: (s: string) => string): string {
   const ex = fix.excluded.filter((x) => !row.excluded.includes(x));
-  const { exclude: _, int16Weights, int16Activations, blockSize, perChannel, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
+  const { exclude: _, int16Weights, int16Activations, blockSize, perChannel, float16Params, unblockedWeights, ...rest } = (fix.options ?? {}) as Record<string, unknown>;
   const parts: string[] = [];
   if (typeof blockSize === "number") parts.push(`${code(`--block-size ${blockSize}`)}`);
+  if (unblockedWeights === "4bit") parts.push(`4-bit per-channel weights where no axis can be blocked (${code("--unblocked-weights 4bit")})`);
+  else if (unblockedWeights !== undefined) rest.unblockedWeights = unblockedWeights;
+  if (float16Params === true) parts.push(`float16 scales and biases (${code("--float16-params")})`);
+  else if (float16Params !== undefined) rest.float16Params = float16Params;
   if (perChannel === false) parts.push(`per-tensor weight scales (${code("--per-tensor")})`);
   else if (perChannel !== undefined) rest.perChannel = perChannel;
   if (ex.length) parts.push(`exclude ${ex.map(code).join(", ")}`);
