@@ -109,7 +109,7 @@ export function schemeFor(o: QuantizeOptions): Scheme {
   if (o.int8Weights?.length && o.weights !== "int4" && o.weights !== "uint4") throw new UsageError(`--int8-weights keeps chosen layers at int8 under --weights int4 or uint4; with --weights ${o.weights} every layer is 8-bit already`);
   if (o.int16Activations?.length && o.mode !== "static") throw new UsageError("--int16-activations needs static mode (--calibration DIR): other modes leave activations float or quantize them at run time");
   if (o.unblockedWeights !== undefined && o.weights !== "int4" && o.weights !== "uint4") throw new UsageError(`--unblocked-weights chooses what int4/uint4 schemes do with weights they cannot block; --weights ${o.weights} blocks nothing`);
-  if (o.unblockedWeights !== undefined) s = { ...s, unblockedWeights: o.unblockedWeights };
+  if (o.unblockedWeights === "4bit") s = { ...s, name: `${s.name}+unblocked-4bit`, unblockedWeights: o.unblockedWeights };
   if (o.float16Params) {
     if (o.mode !== "weight-only")
       throw new UsageError(`--float16-params needs --mode weight-only: ${o.mode} mode's integer operators (and onnxruntime's fusions of them) read float32 scales and ${o.mode === "static" ? "int32" : "float32"} biases`);

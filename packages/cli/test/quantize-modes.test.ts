@@ -400,6 +400,7 @@ describe("quanta quantize --int16-weights (mixed precision) and int4 convs", () 
     const all4 = await quantize(cls, "cls.w4.plain.onnx", "--weights", "int4");
     const q = await quantize(cls, "cls.w4.small.onnx", "--weights", "int4", "--unblocked-weights", "4bit", "--float16-params");
     expect(q.summary.ratio).toBeLessThan(0.18);
+    expect(q.summary.scheme).toBe("weight-only-int4-b32+unblocked-4bit+fp16-params");
     expect(all4.summary.ratio).toBeGreaterThan(0.21);
     for (const n of q.model.graph.nodes.filter((x) => x.op === "Conv")) {
       const dq = n.inputs[1]!.producer!;
@@ -414,7 +415,7 @@ describe("quanta quantize --int16-weights (mixed precision) and int4 convs", () 
       [["--float16-params"], /--float16-params needs --mode weight-only/],
       [["--mode", "dynamic", "--float16-params"], /--float16-params needs --mode weight-only/],
       [["--weights", "fp16", "--float16-params"], /--float16-params applies to integer weights/],
-      [["--unblocked-weights", "4bit"], /--unblocked-weights/],
+      [["--unblocked-weights", "4bit"], /--unblocked-weights chooses what int4\/uint4 schemes do/],
       [["--weights", "int4", "--unblocked-weights", "2bit"], /--unblocked-weights must be one of int8, 4bit/],
     ];
     for (const [args, msg] of refused) {

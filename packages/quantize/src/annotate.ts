@@ -17,7 +17,17 @@ const fallbackInt8 = (s: QuantSpec): QuantSpec =>
   spec({ dtype: "int8", symmetric: true, narrowRange: true, granularity: { kind: "axis" }, ...(s.scaleDtype ? { scaleDtype: s.scaleDtype } : {}) });
 
 /** A bias stored float16 (`Scheme.float16Biases`), lowered as float16 behind Cast like float16 weights. */
-const FLOAT16_BIAS: QuantSpec = spec({ dtype: "float16", symmetric: true });
+export const FLOAT16_BIAS: QuantSpec = spec({ dtype: "float16", symmetric: true });
+
+/** The spec with float32 scales (no `scaleDtype`). */
+function floatScales(s: QuantSpec): QuantSpec {
+  if (s.scaleDtype === undefined) return s;
+  const { scaleDtype: _, ...rest } = s;
+  return Object.freeze(rest);
+}
+
+/** Whether a value is an output of its graph. */
+const isGraphOutput = (v: Value): boolean => v.graph.outputs.includes(v);
 
 /** Largest finite float16. */
 const HALF_MAX = 65504;
@@ -69,8 +79,13 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
   // Nodes of a 4-bit scheme that keep int8 weights (int16 wins where a node is in both lists).
   const kept8 = excluder(scheme.int8Weights ?? []);
   // The int16 weight spec of mixed precision: symmetric per channel (a block-wise scheme's nodes too).
+  // float16 scales are int16's only at a cost (an int16 scale m / 32767 is below float16's normal range
+  // unless the weights reach 2): int16 weights keep float32 scales.
   const int16Spec = (s: QuantSpec): QuantSpec =>
-    INTEGER_WEIGHTS.has(s.dtype) ? Object.freeze({ ...s, dtype: "int16" as const, symmetric: true, narrowRange: true, reduceRange: false, granularity: s.granularity.kind === "block" ? { kind: "axis" as const } : s.granularity }) : s;
+    INTEGER_WEIGHTS.has(s.dtype) ? floatScales(Object.freeze({ ...s, dtype: "int16" as const, symmetric: true, narrowRange: true, reduceRange: false, granularity: s.granularity.kind === "block" ? { kind: "axis" as const } : s.granularity })) : s;
+  // float16 scales are for weight-only mode: the static and dynamic lowerings' integer operators (and
+  // onnxruntime's fusions of them) read float32 scales and derive the int32 bias scale from them.
+  const weightsSpec = scheme.mode === "weight-only" ? scheme.weights : floatScales(scheme.weights);
   const withOverride = (v: Value, a: TensorAnnotation): TensorAnnotation => {
     const o = scheme.overrides[v.name];
     if (!o || (a.kind !== "activation" && a.kind !== "weight")) return a;
@@ -86,6 +101,11 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
   const a16 = scheme.activations ? int16Activation(scheme.activations) : undefined;
   const staticMode = scheme.mode === "static";
   const blocks21 = (model.opset("") ?? 0) >= 21;
+  // A weight-only layer's bias may be stored float16 when this layer alone reads it (an excluded
+  // reader would get the rounding too), its weight does get quantized (4-bit weights below opset 21
+  // stay float) and is not a 4-bit Gemm's (MatMulNBits reads its bias as float32), and every value fits.
+  const float16BiasFits = (node: Node, v: Value, nodeSpec: QuantSpec): boolean =>
+    scheme.mode === "weight-only" && v.uses.length === 1 && !isGraphOutput(v) && !(nibbles(nodeSpec) && (!blocks21 || node.op === "Gemm" || node.op === "MatMul")) && fitsHalf(v);
   for (const g of model.allGraphs()) {
     for (const node of g.topologicalOrder()) {
       const traits = traitsOf(dialect, node.op, node.domain);
@@ -115,7 +135,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           continue;
         }
       }
-      const nodeSpec = widened(node) ? int16Spec(scheme.weights) : nibbles(scheme.weights) && kept8(node) ? fallbackInt8(scheme.weights) : scheme.weights;
+      const nodeSpec = widened(node) ? int16Spec(weightsSpec) : nibbles(weightsSpec) && kept8(node) ? fallbackInt8(weightsSpec) : weightsSpec;
       for (const w of weights) {
         const v = node.inputs[w.input];
         if (!v?.constant || v.constant.elem !== "float32") continue;
@@ -125,8 +145,9 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           let axis = channelAxis(w, node, rank);
           if (weightSpec.granularity.kind === "block") {
             const along = blockAxis(node, v.constant.shape, axis);
+            // (4-bit per-axis DequantizeLinear needs opset 21 too: below it, int8.)
             if (along === undefined)
-              weightSpec = nibbles(weightSpec) && scheme.unblockedWeights === "4bit" ? Object.freeze({ ...weightSpec, granularity: { kind: "axis" as const } }) : fallbackInt8(weightSpec);
+              weightSpec = nibbles(weightSpec) && scheme.unblockedWeights === "4bit" && blocks21 ? Object.freeze({ ...weightSpec, granularity: { kind: "axis" as const } }) : fallbackInt8(weightSpec);
             // Block-wise 8-bit weights need opset-21 DequantizeLinear: below that (the upgrade was
             // blocked) they keep one scale per channel rather than staying float.
             else if (!nibbles(weightSpec) && !blocks21) weightSpec = { ...weightSpec, granularity: { kind: "axis" } };
@@ -134,8 +155,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           }
           if (weightSpec.granularity.kind === "axis" && weightSpec.granularity.axis !== undefined) axis = weightSpec.granularity.axis;
           set(v, { kind: "weight", spec: weightSpec, axis });
-        } else if (w.role === "bias" && scheme.mode === "weight-only" && scheme.float16Biases && !(nibbles(nodeSpec) && (node.op === "Gemm" || node.op === "MatMul")) && fitsHalf(v)) {
-          // A 4-bit Gemm may become MatMulNBits, which reads its bias as float32.
+        } else if (w.role === "bias" && scheme.float16Biases && float16BiasFits(node, v, nodeSpec)) {
           set(v, { kind: "weight", spec: FLOAT16_BIAS, axis: 0 });
         } else if (w.role === "bias" && staticMode && scheme.biasInt32 && wv) {
           const input = node.inputs[0];

@@ -8,7 +8,8 @@ import type { Pass } from "@quanta/core";
 import { type Node, type Value, constantOf } from "@quanta/ir";
 import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
-import { ANNOTATIONS, type Annotations, QPARAMS, QUANTIZED, type TensorQParams } from "./keys.js";
+import { FLOAT16_BIAS } from "./annotate.js";
+import { ANNOTATIONS, type Annotations, QPARAMS, QUANTIZED, type TensorAnnotation, type TensorQParams } from "./keys.js";
 import { dropIfUnused } from "./lower-util.js";
 import { dequantizeWeight, int32Bias } from "./qparams.js";
 import { INPUT_MEANS, type InputMeans, meanToSpread } from "./statistics.js";
@@ -104,12 +105,22 @@ function biasValues(v: Value, n: number): Float32Array | undefined {
 }
 
 /**
+ * Whether the corrected bias of `node` is stored float16: the bias it replaces was, or (a new bias)
+ * the node is not a 4-bit Gemm, whose MatMulNBits reads its bias as float32.
+ */
+function halfBias(node: Node, old: Value | null, oldA: TensorAnnotation | undefined, ann: Annotations): boolean {
+  if (old) return oldA?.kind === "weight" && oldA.spec.dtype === "float16";
+  const wa = node.inputs[1] ? ann.tensors.get(node.inputs[1]) : undefined;
+  return !(node.op === "Gemm" && wa?.kind === "weight" && (wa.spec.dtype === "int4" || wa.spec.dtype === "uint4"));
+}
+
+/**
  * Applies the correction of one node. Returns a message when the node could not take it, else undefined.
  * Biases the qparams pass made int32 are requantized at their scale; a Conv/ConvTranspose/Gemm without
  * a bias gets one (int32 in static mode); a MatMul's bias is the constant of the Add that alone reads
  * its output, when that constant stays float.
  */
-function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>, int32Biases: boolean): string | undefined {
+function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>, int32Biases: boolean, float16Biases = false): string | undefined {
   const g = node.graph;
   const n = shift.length;
   if (node.op === "MatMul") {
@@ -155,7 +166,10 @@ function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<
     ann.tensors.set(nv, { kind: "bias", input, weight: w });
     qp.set(nv, ib.qparams);
     quantized.set(nv, ib.quantized);
-  } else if (oldA?.kind === "weight" && values.every((x) => Math.abs(x) <= 65504)) ann.tensors.set(nv, oldA); // a float16 bias stays float16
+  } else if (float16Biases && halfBias(node, old, oldA, ann) && values.every((x) => Math.abs(x) <= 65504)) {
+    // Weight-only with float16 biases: a float16 bias stays float16, and a new one is float16 too.
+    ann.tensors.set(nv, { kind: "weight", spec: FLOAT16_BIAS, axis: 0 });
+  }
   if (old && old.uses.length === 0) {
     ann.tensors.delete(old);
     qp.delete(old);
@@ -171,8 +185,9 @@ function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<
  * calibrate in static mode and by input-statistics in weight-only mode). Warns once with the layers
  * it could not correct. `int32Biases` (the scheme's biasInt32): in static mode a bias the pass adds
  * to a layer without one is int32 at scale s_input * s_weight, as onnxruntime needs to fuse the layer.
+ * `float16Biases` (weight-only `Scheme.float16Biases`): corrected and added biases stay float16.
  */
-export const biasCorrectionPass = (options: { readonly int32Biases: boolean; readonly minMeanToSpread?: number }): Pass => ({
+export const biasCorrectionPass = (options: { readonly int32Biases: boolean; readonly float16Biases?: boolean; readonly minMeanToSpread?: number }): Pass => ({
   name: "bias-correction",
   requires: ["annotations", "qparams", "input-means"],
   provides: ["bias-corrected"],
@@ -198,7 +213,7 @@ export const biasCorrectionPass = (options: { readonly int32Biases: boolean; rea
           skipped.push(`${node.name || node.op} (shapes differ from the calibration data)`);
           continue;
         }
-        const why = correctNode(node, shift, ann, qp, quantized, options.int32Biases);
+        const why = correctNode(node, shift, ann, qp, quantized, options.int32Biases, options.float16Biases);
         if (why) skipped.push(`${node.name || node.op} (${why})`);
         else corrected++;
       }

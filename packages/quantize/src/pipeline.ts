@@ -59,7 +59,7 @@ export function standardPasses(scheme: Scheme, options: LoweringOptions = {}): P
   if (scheme.mode === "static") passes.push(calibrate as unknown as Pass<never>);
   else if (bias) passes.push(inputStatistics as unknown as Pass<never>);
   passes.push(qparams);
-  if (bias) passes.push(biasCorrectionPass({ int32Biases: scheme.biasInt32 }));
+  if (bias) passes.push(biasCorrectionPass({ int32Biases: scheme.biasInt32, float16Biases: scheme.mode === "weight-only" && scheme.float16Biases === true }));
   if (needsFloatLowering(scheme)) passes.push(lowerFloat);
   if (scheme.mode === "dynamic") passes.push(lowerDynamic);
   else if (options.format === "qoperator") passes.push(lowerQOperator);

@@ -6,7 +6,7 @@
 import { cpuBackend } from "@quanta/backend-cpu";
 import { Model, type Value, attr, constantOf } from "@quanta/ir";
 import { prng } from "@quanta/models";
-import { PRESETS } from "@quanta/schemes";
+import { PRESETS, withFloat16Params } from "@quanta/schemes";
 import { tensor } from "@quanta/tensor";
 import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
@@ -117,6 +117,30 @@ describe("bias correction", () => {
     const e1 = await meanErrors(c1, [1, 3, 20], 1);
     expect(e1.on).toBeLessThan(2e-6 * e1.scale);
     expect(e1.on * 100).toBeLessThan(e1.off);
+  });
+
+  it("with float16 biases (withFloat16Params) a corrected bias and one added to a layer without one are float16 behind Cast; means still match", async () => {
+    const half = withFloat16Params(PRESETS.weightOnlyInt8());
+    const dw = () =>
+      layerModel([2, 5, 8, 8], (m, x) => {
+        const w = m.graph.addConstant("W", constantOf(f32([5, 1, 3, 3], 3, -3, 3)));
+        return m.graph.addNode({ op: "Conv", name: "dw", inputs: [x, w], outputs: ["Y"], attributes: { group: attr.int(5), pads: attr.ints([1, 1, 1, 1]) } }).outputs[0]!;
+      });
+    const withBias = () =>
+      layerModel([1, 4, 9, 7], (m, x) => {
+        const w = m.graph.addConstant("W", constantOf(f32([6, 4, 3, 3], 1, -2, 2)));
+        const b = m.graph.addConstant("B", constantOf(f32([6], 2)));
+        return m.graph.addNode({ op: "Conv", name: "conv", inputs: [x, w, b], outputs: ["Y"] }).outputs[0]!;
+      });
+    for (const [build, shape, name] of [[dw, [2, 5, 8, 8], "dw"], [withBias, [1, 4, 9, 7], "conv"]] as const) {
+      const e = await meanErrors(build, [...shape], 1, half);
+      const conv = e.result.model.graph.nodes.find((n) => n.name === name)!;
+      const cast = conv.inputs[2]!.producer!;
+      expect(cast.op, name).toBe("Cast");
+      expect(cast.inputs[0]!.constant!.elem).toBe("float16");
+      // float16 rounding of the bias (2^-11 of it) is what is left of the mean error.
+      expect(e.on * 20).toBeLessThan(e.off);
+    }
   });
 
   it("Gemm (transB, alpha, beta), MatMul + Add and ConvTranspose (kernel = stride)", async () => {

@@ -93,7 +93,8 @@ export function withChanges(
  */
 export function withFloat16Params(s: Scheme): Scheme {
   if (s.mode !== "weight-only") throw new Error(`float16 parameters apply to weight-only schemes, not ${s.mode} (${s.name})`);
-  return Object.freeze({ ...s, weights: Object.freeze({ ...s.weights, scaleDtype: "float16" as const }), float16Biases: true });
+  if (s.weights.dtype === "float16" || s.weights.dtype === "float8e4m3fn") throw new Error(`float16 parameters apply to integer weights, not ${s.weights.dtype} (${s.name})`);
+  return Object.freeze({ ...s, name: `${s.name}+fp16-params`, weights: Object.freeze({ ...s.weights, scaleDtype: "float16" as const }), float16Biases: true });
 }
 
 export const PRESETS = { int8Static, a16w8, dynamicInt8, weightOnlyInt8, weightOnlyInt4, fp16, fp8e4m3 } as const;

@@ -3,10 +3,10 @@
 import { cpuBackend } from "@quanta/backend-cpu";
 import { type QuantizeOptions, compareOnSamples, schemeFor } from "@quanta/cli";
 import { Backend, Dataset, silentProgress } from "@quanta/core";
-import { type Model, type Node, attr, constantOf } from "@quanta/ir";
+import { type Model, type Node, type Value, attr, constantOf } from "@quanta/ir";
 import { readOnnx, writeOnnx } from "@quanta/onnx";
 import { ANNOTATIONS, quantizationPipeline } from "@quanta/quantize";
-import { type Tensor, dequantizeLinear } from "@quanta/tensor";
+import { type Tensor, dequantizeLinear, f16ArrayToF32, tensor } from "@quanta/tensor";
 import { Effect, Layer, Stream } from "effect";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
@@ -303,12 +303,22 @@ export interface LayerSensitivity {
 
 const WEIGHT_OPS = new Set(["Conv", "ConvTranspose", "Gemm", "MatMul"]);
 
+/** A float32 constant's values, or those of a float16 constant behind Cast (`--float16-params`). */
+function floatConstant(v: Value | null | undefined): Tensor<"float32"> | undefined {
+  if (v?.constant?.elem === "float32") return v.constant.load() as Tensor<"float32">;
+  const c = v?.producer;
+  const h = c?.op === "Cast" && c.int("to", 0) === 1 ? c.inputs[0]?.constant : undefined;
+  if (h?.elem !== "float16") return undefined;
+  return tensor("float32", h.shape, f16ArrayToF32(h.load().data as Uint16Array));
+}
+
 /** The float values a DequantizeLinear of constants produces, or undefined when it is not one. */
 function dequantizedConstant(dq: Node | undefined): Tensor<"float32"> | undefined {
-  if (dq?.op !== "DequantizeLinear" || !dq.inputs[0]?.constant || !dq.inputs[1]?.constant) return undefined;
+  const sc = floatConstant(dq?.inputs[1]);
+  if (dq?.op !== "DequantizeLinear" || !dq.inputs[0]?.constant || !sc) return undefined;
   const q = dq.inputs[0].constant.load();
   if (q.dtype !== "int8" && q.dtype !== "uint8" && q.dtype !== "int32") return undefined;
-  const scale = dq.inputs[1].constant.load().data as Float32Array;
+  const scale = sc.data;
   const z = dq.inputs[2]?.constant?.load();
   const zeroPoint = z ? Int32Array.from(z.data as ArrayLike<number>) : new Int32Array(scale.length);
   const axisA = dq.attributes.get("axis");
@@ -352,8 +362,8 @@ export async function weightSensitivity(fp32: Uint8Array, quantized: Model, samp
     // The quantizer stores a Gemm's weight as [K, N] (transB 0): the swapped-in weight has that layout.
     if (n.op === "Gemm") f.attributes.set("transB", attr.int(n.int("transB", 0)));
     // The corrected bias: a float constant (weight-only), or the constant of the Add after a MatMul.
-    const b = n.inputs[2];
-    if (b?.constant && b.constant.elem === "float32") swap(f, 2, `${n.name}_bq`, b.constant.load());
+    const b = floatConstant(n.inputs[2]);
+    if (b) swap(f, 2, `${n.name}_bq`, b);
     const qOut = n.outputs[0];
     const fOut = f.outputs[0];
     const qAdd = qOut && qOut.uses.length === 1 ? qOut.uses[0]!.node : undefined;
