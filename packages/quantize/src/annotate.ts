@@ -89,7 +89,10 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
   const withOverride = (v: Value, a: TensorAnnotation): TensorAnnotation => {
     const o = scheme.overrides[v.name];
     if (!o || (a.kind !== "activation" && a.kind !== "weight")) return a;
-    return { ...a, spec: Object.freeze({ ...a.spec, ...o }) };
+    const merged: QuantSpec = Object.freeze({ ...a.spec, ...o });
+    // An override cannot bring float16 scales where they do not apply (see weightsSpec and int16Spec).
+    const halfOk = a.kind === "weight" && scheme.mode === "weight-only" && merged.dtype !== "int16" && merged.dtype !== "uint16";
+    return { ...a, spec: halfOk ? merged : floatScales(merged) };
   };
   const set = (v: Value, a: TensorAnnotation) => {
     const had = tensors.get(v);

@@ -106,12 +106,14 @@ function biasValues(v: Value, n: number): Float32Array | undefined {
 
 /**
  * Whether the corrected bias of `node` is stored float16: the bias it replaces was, or (a new bias)
- * the node is not a 4-bit Gemm, whose MatMulNBits reads its bias as float32.
+ * the annotation pass's rule holds: a 4-bit weight only at opset 21 or more (below, it stays float)
+ * and never a 4-bit Gemm's (MatMulNBits reads its bias as float32).
  */
-function halfBias(node: Node, old: Value | null, oldA: TensorAnnotation | undefined, ann: Annotations): boolean {
+function halfBias(node: Node, old: Value | null, oldA: TensorAnnotation | undefined, ann: Annotations, blocks21: boolean): boolean {
   if (old) return oldA?.kind === "weight" && oldA.spec.dtype === "float16";
   const wa = node.inputs[1] ? ann.tensors.get(node.inputs[1]) : undefined;
-  return !(node.op === "Gemm" && wa?.kind === "weight" && (wa.spec.dtype === "int4" || wa.spec.dtype === "uint4"));
+  const nibbles = wa?.kind === "weight" && (wa.spec.dtype === "int4" || wa.spec.dtype === "uint4");
+  return !(nibbles && (!blocks21 || node.op === "Gemm"));
 }
 
 /**
@@ -120,7 +122,7 @@ function halfBias(node: Node, old: Value | null, oldA: TensorAnnotation | undefi
  * a bias gets one (int32 in static mode); a MatMul's bias is the constant of the Add that alone reads
  * its output, when that constant stays float.
  */
-function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>, int32Biases: boolean, float16Biases = false): string | undefined {
+function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<Value, TensorQParams>, quantized: Map<Value, Tensor>, int32Biases: boolean, float16Biases = false, blocks21 = true): string | undefined {
   const g = node.graph;
   const n = shift.length;
   if (node.op === "MatMul") {
@@ -166,7 +168,7 @@ function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<
     ann.tensors.set(nv, { kind: "bias", input, weight: w });
     qp.set(nv, ib.qparams);
     quantized.set(nv, ib.quantized);
-  } else if (float16Biases && halfBias(node, old, oldA, ann) && values.every((x) => Math.abs(x) <= 65504)) {
+  } else if (float16Biases && halfBias(node, old, oldA, ann, blocks21) && values.every((x) => Math.abs(x) <= 65504)) {
     // Weight-only with float16 biases: a float16 bias stays float16, and a new one is float16 too.
     ann.tensors.set(nv, { kind: "weight", spec: FLOAT16_BIAS, axis: 0 });
   }
@@ -213,7 +215,7 @@ export const biasCorrectionPass = (options: { readonly int32Biases: boolean; rea
           skipped.push(`${node.name || node.op} (shapes differ from the calibration data)`);
           continue;
         }
-        const why = correctNode(node, shift, ann, qp, quantized, options.int32Biases, options.float16Biases);
+        const why = correctNode(node, shift, ann, qp, quantized, options.int32Biases, options.float16Biases, (model.opset("") ?? 0) >= 21);
         if (why) skipped.push(`${node.name || node.op} (${why})`);
         else corrected++;
       }

@@ -94,8 +94,15 @@ describe("float16 scales and biases; 4-bit weights without blocks", async () => 
         if (qa[i] === qb[i]) continue;
         moved++;
         expect(Math.abs(qa[i]! - qb[i]!)).toBe(1);
-        const c = Math.floor(i / (qa.length / s16.length)) % s16.length;
-        if (dq.attributes.has("block_size") === false && s16[c]! > s32[c]!) expect(Math.abs(qa[i]!)).toBeLessThan(Math.abs(qb[i]!));
+        // Per channel (axis 0, as every per-axis Conv weight here): only a channel whose step changed
+        // moves, toward zero where it grew, away where it shrank (zero points are 0).
+        if (!dq.attributes.has("block_size")) {
+          expect(dq.int("axis", 1)).toBe(0);
+          const c = Math.floor(i / (qa.length / s16.length));
+          expect(s16[c]).not.toBe(s32[c]);
+          if (s16[c]! > s32[c]!) expect(Math.abs(qa[i]!)).toBeLessThan(Math.abs(qb[i]!));
+          else expect(Math.abs(qa[i]!)).toBeGreaterThan(Math.abs(qb[i]!));
+        }
       }
       expect(moved).toBeLessThanOrEqual(s16.length + Math.max(4, qa.length * 0.01));
       totalMoved += moved;
@@ -259,6 +266,15 @@ describe("where float16 scales do not apply", () => {
     expect(() => withFloat16Params(st)).toThrow(/weight-only/);
     expect(() => withFloat16Params(PRESETS.dynamicInt8())).toThrow(/weight-only/);
     expect(() => withFloat16Params(PRESETS.fp16())).toThrow(/weight-only/);
+    expect(() => withFloat16Params({ ...PRESETS.weightOnlyInt8(), weights: spec({ dtype: "float16", symmetric: true }) })).toThrow(/integer weights/);
+    // Nor can a per-tensor override bring them back in static mode.
+    // (the weight's name after preprocessing: BatchNorm folded into it)
+    const name = convs((await quantize(readOnnx(fp32), { ...PRESETS.weightOnlyInt8(), exclude: ["*"] }, [])).model)[0]!.inputs[1]!.name;
+    const over = await quantize(readOnnx(fp32), { ...st, overrides: { [name]: { scaleDtype: "float16" } } }, samples);
+    expect(over.model.graph.nodes.filter((n) => n.op === "Cast" && n.inputs[0]?.constant?.elem === "float16").length).toBe(0);
+    // (the same override in weight-only mode does give that one weight float16 scales)
+    const wo = await quantize(readOnnx(fp32), { ...PRESETS.weightOnlyInt8(), overrides: { [name]: { scaleDtype: "float16" } } }, []);
+    expect(convs(wo.model).filter((n) => halfBehind(weightDq(n).inputs[1])).length).toBe(1);
     expect(withFloat16Params(int4).name).toBe("weight-only-int4-b32+fp16-params");
   });
 });
