@@ -29,13 +29,21 @@ function floatScales(s: QuantSpec): QuantSpec {
 /** Whether a value is an output of its graph. */
 const isGraphOutput = (v: Value): boolean => v.graph.outputs.includes(v);
 
+/** Whether a scheme stores the biases of its quantized layers float16 (`Scheme.float16Biases`: weight-only mode). */
+export const storesFloat16Biases = (s: Scheme): boolean => s.mode === "weight-only" && s.float16Biases === true;
+
 /** Largest finite float16. */
 const HALF_MAX = 65504;
 
-/** Whether every value of a float32 constant is finite and within float16's range. */
-function fitsHalf(v: Value): boolean {
-  const d = v.constant!.load().data as Float32Array;
-  for (let i = 0; i < d.length; i++) if (!(Math.abs(d[i]!) <= HALF_MAX)) return false;
+/**
+ * Whether a weight-only layer whose weight takes `weightDtype` may hold `bias` as float16 (shared by
+ * annotation and bias correction): not behind a 4-bit weight below opset 21 (that weight stays float)
+ * nor a 4-bit Gemm's (MatMulNBits reads its bias as float32), and every value finite within ±65504.
+ */
+export function float16BiasFits(node: Node, weightDtype: QuantSpec["dtype"] | undefined, bias: ArrayLike<number>, blocks21: boolean): boolean {
+  const nibble = weightDtype === "int4" || weightDtype === "uint4";
+  if (nibble && (!blocks21 || node.op === "Gemm")) return false;
+  for (let i = 0; i < bias.length; i++) if (!(Math.abs(bias[i]!) <= HALF_MAX)) return false;
   return true;
 }
 
@@ -105,10 +113,13 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
   const staticMode = scheme.mode === "static";
   const blocks21 = (model.opset("") ?? 0) >= 21;
   // A weight-only layer's bias may be stored float16 when this layer alone reads it (an excluded
-  // reader would get the rounding too), its weight does get quantized (4-bit weights below opset 21
-  // stay float) and is not a 4-bit Gemm's (MatMulNBits reads its bias as float32), and every value fits.
-  const float16BiasFits = (node: Node, v: Value, nodeSpec: QuantSpec): boolean =>
-    scheme.mode === "weight-only" && v.uses.length === 1 && !isGraphOutput(v) && !(nibbles(nodeSpec) && (!blocks21 || node.op === "Gemm" || node.op === "MatMul")) && fitsHalf(v);
+  // reader would get the rounding too) and `float16BiasFits` holds for the type its weight took.
+  const halfBiases = storesFloat16Biases(scheme);
+  const halfBias = (node: Node, v: Value, weight: Value | null | undefined, nodeSpec: QuantSpec): boolean => {
+    if (!halfBiases || v.uses.length !== 1 || isGraphOutput(v)) return false;
+    const wa = weight ? tensors.get(weight) : undefined;
+    return float16BiasFits(node, wa?.kind === "weight" ? wa.spec.dtype : nodeSpec.dtype, v.constant!.load().data as Float32Array, blocks21);
+  };
   for (const g of model.allGraphs()) {
     for (const node of g.topologicalOrder()) {
       const traits = traitsOf(dialect, node.op, node.domain);
@@ -158,7 +169,7 @@ export function annotate(model: Model, scheme: Scheme, dialect: Dialect): Annota
           }
           if (weightSpec.granularity.kind === "axis" && weightSpec.granularity.axis !== undefined) axis = weightSpec.granularity.axis;
           set(v, { kind: "weight", spec: weightSpec, axis });
-        } else if (w.role === "bias" && scheme.float16Biases && float16BiasFits(node, v, nodeSpec)) {
+        } else if (w.role === "bias" && halfBias(node, v, wv, nodeSpec)) {
           set(v, { kind: "weight", spec: FLOAT16_BIAS, axis: 0 });
         } else if (w.role === "bias" && staticMode && scheme.biasInt32 && wv) {
           const input = node.inputs[0];

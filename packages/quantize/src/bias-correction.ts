@@ -8,7 +8,7 @@ import type { Pass } from "@quanta/core";
 import { type Node, type Value, constantOf } from "@quanta/ir";
 import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
-import { FLOAT16_BIAS } from "./annotate.js";
+import { FLOAT16_BIAS, float16BiasFits } from "./annotate.js";
 import { ANNOTATIONS, type Annotations, QPARAMS, QUANTIZED, type TensorAnnotation, type TensorQParams } from "./keys.js";
 import { dropIfUnused } from "./lower-util.js";
 import { dequantizeWeight, int32Bias } from "./qparams.js";
@@ -105,15 +105,13 @@ function biasValues(v: Value, n: number): Float32Array | undefined {
 }
 
 /**
- * Whether the corrected bias of `node` is stored float16: the bias it replaces was, or (a new bias)
- * the annotation pass's rule holds: a 4-bit weight only at opset 21 or more (below, it stays float)
- * and never a 4-bit Gemm's (MatMulNBits reads its bias as float32).
+ * Whether the corrected bias of `node` is stored float16: the bias it replaces was (and still fits), or
+ * a new bias meets the annotation pass's rule (`float16BiasFits`) for its weight's type.
  */
-function halfBias(node: Node, old: Value | null, oldA: TensorAnnotation | undefined, ann: Annotations, blocks21: boolean): boolean {
-  if (old) return oldA?.kind === "weight" && oldA.spec.dtype === "float16";
-  const wa = node.inputs[1] ? ann.tensors.get(node.inputs[1]) : undefined;
-  const nibbles = wa?.kind === "weight" && (wa.spec.dtype === "int4" || wa.spec.dtype === "uint4");
-  return !(nibbles && (!blocks21 || node.op === "Gemm"));
+function halfBias(node: Node, old: Value | null, oldA: TensorAnnotation | undefined, ann: Annotations, values: Float32Array, blocks21: boolean): boolean {
+  if (old && !(oldA?.kind === "weight" && oldA.spec.dtype === "float16")) return false;
+  const wa = old ? undefined : node.inputs[1] ? ann.tensors.get(node.inputs[1]) : undefined;
+  return float16BiasFits(node, wa?.kind === "weight" ? wa.spec.dtype : undefined, values, blocks21);
 }
 
 /**
@@ -168,7 +166,7 @@ function correctNode(node: Node, shift: Float64Array, ann: Annotations, qp: Map<
     ann.tensors.set(nv, { kind: "bias", input, weight: w });
     qp.set(nv, ib.qparams);
     quantized.set(nv, ib.quantized);
-  } else if (float16Biases && halfBias(node, old, oldA, ann, blocks21) && values.every((x) => Math.abs(x) <= 65504)) {
+  } else if (float16Biases && halfBias(node, old, oldA, ann, values, blocks21)) {
     // Weight-only with float16 biases: a float16 bias stays float16, and a new one is float16 too.
     ann.tensors.set(nv, { kind: "weight", spec: FLOAT16_BIAS, axis: 0 });
   }

@@ -3,6 +3,7 @@ import { type Model, QuantaError, type Value, attr, constantOf } from "@quanta/i
 import type { Scheme } from "@quanta/schemes";
 import { type Tensor, tensor } from "@quanta/tensor";
 import { Effect } from "effect";
+import { storesFloat16Biases } from "./annotate.js";
 import { E4M3FN_MAX, floatToE4M3FN, toHalf } from "./float.js";
 import { ANNOTATIONS, type Annotations, RANGES, type Ranges } from "./keys.js";
 import { dropIfUnused, floatConst } from "./lower-util.js";
@@ -21,7 +22,7 @@ export const usesFloat8 = (s: Scheme): boolean => targets(s).includes("float8e4m
 export const usesFloatTargets = (s: Scheme): boolean => targets(s).some((d) => d === "float16" || d === "float8e4m3fn");
 
 /** Does the scheme need the float lowering: float targets, or integer weights with float16 biases. */
-export const needsFloatLowering = (s: Scheme): boolean => usesFloatTargets(s) || (s.mode === "weight-only" && s.float16Biases === true);
+export const needsFloatLowering = (s: Scheme): boolean => usesFloatTargets(s) || storesFloat16Biases(s);
 
 /** A float8 lowering found the model below opset 19 (run the opset-19 upgrade first). */
 export class FloatLoweringError extends QuantaError {

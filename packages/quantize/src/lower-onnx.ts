@@ -7,14 +7,12 @@ import { MS, type ZeroPointDType, dropIfUnused, ensureMsOpset, sharedZeroPoint, 
 
 export type Int4Format = "matmulnbits" | "qdq";
 
-
 /** Which domain carries Q/DQ: the default one when its opset supports the parameters, else com.microsoft (onnxruntime). */
 function qdqDomain(model: Model, p: TensorQParams): string {
   const opset = model.opset("") ?? 0;
   const needs = p.blockSize !== undefined || p.dtype === "int4" || p.dtype === "uint4" || p.dtype === "int16" || p.dtype === "uint16" ? 21 : p.axis !== undefined ? 13 : 10;
   return opset >= needs ? "" : MS;
 }
-
 
 /** Shape of the scale/zero-point tensors: [] per tensor, [C] per axis, the weight shape with the block axis shrunk for blocks. */
 function paramShape(p: TensorQParams, valueShape: readonly number[]): number[] {

@@ -1,7 +1,7 @@
 import { type Backend, type Dataset, type Pass, pipeline } from "@quanta/core";
 import { type Dialect, type Model, onnxDialect, tfliteDialect } from "@quanta/ir";
 import type { Scheme } from "@quanta/schemes";
-import { annotatePass } from "./annotate.js";
+import { annotatePass, storesFloat16Biases } from "./annotate.js";
 import { biasCorrectionPass } from "./bias-correction.js";
 import { calibrate } from "./calibrate.js";
 import { lowerDynamic } from "./lower-dynamic.js";
@@ -59,7 +59,7 @@ export function standardPasses(scheme: Scheme, options: LoweringOptions = {}): P
   if (scheme.mode === "static") passes.push(calibrate as unknown as Pass<never>);
   else if (bias) passes.push(inputStatistics as unknown as Pass<never>);
   passes.push(qparams);
-  if (bias) passes.push(biasCorrectionPass({ int32Biases: scheme.biasInt32, float16Biases: scheme.mode === "weight-only" && scheme.float16Biases === true }));
+  if (bias) passes.push(biasCorrectionPass({ int32Biases: scheme.biasInt32, float16Biases: storesFloat16Biases(scheme) }));
   if (needsFloatLowering(scheme)) passes.push(lowerFloat);
   if (scheme.mode === "dynamic") passes.push(lowerDynamic);
   else if (options.format === "qoperator") passes.push(lowerQOperator);

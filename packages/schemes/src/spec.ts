@@ -74,10 +74,10 @@ export interface Scheme {
    */
   readonly unblockedWeights?: "int8" | "4bit";
   /**
-   * Weight-only mode: the float32 biases of quantized Conv/Gemm layers are stored float16 behind a Cast
-   * to float32 (half their bytes, a relative error of at most 2^-11 each); a bias with a value beyond
-   * float16's range keeps float32. 4-bit Gemm weights lowered to MatMulNBits keep a float32 bias (the
-   * operator reads it as is).
+   * Weight-only mode: the float32 biases of quantized Conv/ConvTranspose/Gemm layers that read them
+   * alone are stored float16 behind a Cast to float32 (half their bytes, a relative error of at most
+   * 2^-11 each); a bias with a value beyond float16's range keeps float32, and so does a 4-bit Gemm's
+   * (MatMulNBits reads it as is) and a MatMul's following Add constant.
    */
   readonly float16Biases?: boolean;
 }
